@@ -1,0 +1,248 @@
+"""SlipProcessor: a `SlipFeatureExtractor` for series plus a tokenizer for text, in one call.
+
+Text comes in three shapes, each laid out the way the model reads it:
+
+- **captions** (`text=`): <bos> caption <eos>, right padded. The model takes the text embedding at the last
+  attended token, which is <eos>. Zero-shot class prompts are captions too.
+- **supervised finetuning** (`prompts=` with `answers=`): the chat template renders the prompt as a user turn
+  and opens the model turn; the answer follows, closed by <end_of_turn> <eos>. `labels` equal `input_ids` on
+  the answer tokens and are -100 on the prompt and on padding. Right padded.
+- **generation** (`prompts=` alone): the chat template with the model turn opened, left padded so that new
+  tokens follow every prompt directly.
+
+Special tokens are added here, never by the tokenizer, so Gemma-3's tokenizer and `train_caption_tokenizer`'s
+give the same layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from transformers import BatchFeature, ProcessorMixin
+from transformers.utils import TensorType
+
+from .tokenization import END_OF_TURN
+
+IGNORE_INDEX = -100
+
+Message = dict[str, Any]
+
+
+class SlipProcessor(ProcessorMixin):
+    r"""Wraps a [`SlipFeatureExtractor`] and a tokenizer (Gemma-3's, or one from `train_caption_tokenizer`).
+
+    Args:
+        feature_extractor ([`SlipFeatureExtractor`]): turns series into `sensor_*` tensors and `patch_size`.
+        tokenizer ([`PreTrainedTokenizerBase`]): needs <bos>, <eos>, <pad>, <end_of_turn> and a chat template
+            (its own, or `chat_template=` here) for prompts.
+        chat_template (`str`, *optional*): overrides the tokenizer's chat template for `prompts=`.
+    """
+
+    def __init__(self, feature_extractor, tokenizer, chat_template: str | None = None):
+        super().__init__(feature_extractor, tokenizer, chat_template=chat_template)
+
+    def __call__(
+        self,
+        series: Any = None,
+        text: str | Sequence[str] | None = None,
+        freq: Any = None,
+        prompts: str | Sequence[str] | Sequence[Sequence[Message]] | None = None,
+        answers: str | Sequence[str] | None = None,
+        patch_size: int | Sequence[int] | None = None,
+        padding: bool | str = True,
+        max_length: int | None = None,
+        truncation: bool = False,
+        return_tensors: str | TensorType | None = None,
+        **kwargs: Any,
+    ) -> BatchFeature:
+        """Process series and/or text into model inputs (see the module docstring for the text layouts).
+
+        Args:
+            series: any input `SlipFeatureExtractor` accepts; `freq`, `patch_size` and `kwargs`
+                (`channel_names`, `return_normalization_stats`) go to it.
+            text: captions or class prompts.
+            prompts: questions, as strings (one user turn each) or as chat conversations (lists of
+                {"role", "content"} messages).
+            answers: target answers for supervised finetuning, one per prompt.
+            padding: `True` / "longest" pads to the longest sequence, "max_length" to `max_length`, `False` not.
+            max_length: longest allowed sequence. A longer caption is cut (keeping <eos>) only with
+                `truncation=True`; a longer prompt always raises.
+            return_tensors: "pt" or "np".
+        """
+        if text is not None and prompts is not None:
+            raise ValueError("Pass either text= (captions, class prompts) or prompts= (chat), not both.")
+        if answers is not None and prompts is None:
+            raise ValueError(
+                "answers= needs prompts=: pass the questions as prompts= and the targets as answers=."
+            )
+        if series is None and text is None and prompts is None:
+            raise ValueError("Pass series=, text= or prompts= (or several of them).")
+        features: dict[str, Any] = {}
+        sensor_batch = None
+        if series is not None:
+            sensor = self.feature_extractor(
+                series, freq=freq, patch_size=patch_size, return_tensors=return_tensors, **kwargs
+            )
+            features.update(sensor)
+            sensor_batch = len(sensor["patch_size"])
+        elif kwargs:
+            raise ValueError(f"Unexpected arguments {sorted(kwargs)}; they only apply together with series=.")
+        if text is not None:
+            encoded = self._encode_captions(_as_list(text, "text"), max_length, truncation)
+            side = "right"
+        elif prompts is not None:
+            conversations = _as_conversations(prompts)
+            if answers is None:
+                encoded = self._encode_prompts(conversations, max_length)
+                side = "left"
+            else:
+                answer_list = _as_list(answers, "answers")
+                if len(answer_list) != len(conversations):
+                    raise ValueError(
+                        f"Got {len(conversations)} prompts but {len(answer_list)} answers; pass one answer per prompt."
+                    )
+                encoded = self._encode_finetuning(conversations, answer_list, max_length)
+                side = "right"
+        else:
+            return BatchFeature(features)
+        if sensor_batch is not None and len(encoded["input_ids"]) != sensor_batch:
+            raise ValueError(
+                f"Got {sensor_batch} series but {len(encoded['input_ids'])} texts; pass one text per series "
+                "(for zero-shot class prompts, call the processor on the texts alone)."
+            )
+        text_features = self._pad(encoded, side, padding, max_length)
+        features.update(BatchFeature(text_features, tensor_type=return_tensors))
+        return BatchFeature(features)
+
+    def batch_decode(self, sequences: Any, skip_special_tokens: bool = True, **kwargs: Any) -> list[str]:
+        """Decode token ids to strings; special tokens (padding, turn markers) are dropped unless asked for."""
+        return self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
+
+    def decode(self, token_ids: Any, skip_special_tokens: bool = True, **kwargs: Any) -> str:
+        """Decode one sequence of token ids; special tokens are dropped unless asked for."""
+        return self.tokenizer.decode(token_ids, skip_special_tokens=skip_special_tokens, **kwargs)
+
+    def _token_id(self, token: str | None, role: str) -> int:
+        token_id = None if token is None else self.tokenizer.convert_tokens_to_ids(token)
+        if token_id is None or (
+            token != self.tokenizer.unk_token and token_id == self.tokenizer.unk_token_id
+        ):
+            raise ValueError(
+                f"The tokenizer has no {role} token ({token!r}); use a Gemma tokenizer or train_caption_tokenizer()."
+            )
+        return token_id
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+    def _encode_captions(self, texts: list[str], max_length: int | None, truncation: bool) -> dict[str, list]:
+        bos, eos = (
+            self._token_id(self.tokenizer.bos_token, "<bos>"),
+            self._token_id(self.tokenizer.eos_token, "<eos>"),
+        )
+        sequences = [[bos, *ids, eos] for ids in self._tokenize(texts)]
+        if max_length is not None:
+            if max_length < 2:
+                raise ValueError(f"max_length must leave room for <bos> and <eos>, got {max_length}.")
+            too_long = [i for i, ids in enumerate(sequences) if len(ids) > max_length]
+            if too_long and not truncation:
+                raise ValueError(
+                    f"Captions {too_long} are longer than max_length={max_length} tokens; raise max_length or "
+                    "pass truncation=True to cut them (keeping <eos>)."
+                )
+            sequences = [
+                ids if len(ids) <= max_length else [*ids[: max_length - 1], eos] for ids in sequences
+            ]
+        return {"input_ids": sequences}
+
+    def _render(self, conversations: list[list[Message]]) -> list[list[int]]:
+        rendered = self.tokenizer.apply_chat_template(
+            conversations, tokenize=False, add_generation_prompt=True, chat_template=self.chat_template
+        )
+        return self._tokenize(rendered)
+
+    def _encode_prompts(self, conversations: list[list[Message]], max_length: int | None) -> dict[str, list]:
+        sequences = self._render(conversations)
+        _check_length(sequences, max_length)
+        return {"input_ids": sequences}
+
+    def _encode_finetuning(
+        self, conversations: list[list[Message]], answers: list[str], max_length: int | None
+    ) -> dict[str, list]:
+        closing = [
+            self._token_id(END_OF_TURN, "end-of-turn"),
+            self._token_id(self.tokenizer.eos_token, "<eos>"),
+        ]
+        prompt_ids = self._render(conversations)
+        answer_ids = [[*ids, *closing] for ids in self._tokenize(answers)]
+        sequences = [[*prompt, *answer] for prompt, answer in zip(prompt_ids, answer_ids)]
+        _check_length(sequences, max_length)
+        labels = [[IGNORE_INDEX] * len(prompt) + answer for prompt, answer in zip(prompt_ids, answer_ids)]
+        return {"input_ids": sequences, "labels": labels}
+
+    def _pad(
+        self, encoded: dict[str, list], side: str, padding: bool | str, max_length: int | None
+    ) -> dict[str, Any]:
+        padded = self.tokenizer.pad(
+            {"input_ids": encoded["input_ids"]},
+            padding=padding,
+            max_length=max_length,
+            padding_side=side,
+            return_attention_mask=True,
+        )
+        result = {"input_ids": padded["input_ids"], "attention_mask": padded["attention_mask"]}
+        if "labels" in encoded:
+            result["labels"] = [
+                _pad_to(labels, len(ids), side) for labels, ids in zip(encoded["labels"], padded["input_ids"])
+            ]
+        return result
+
+
+def _pad_to(labels: list[int], length: int, side: str) -> list[int]:
+    fill = [IGNORE_INDEX] * (length - len(labels))
+    return labels + fill if side == "right" else fill + labels
+
+
+def _check_length(sequences: list[list[int]], max_length: int | None) -> None:
+    if max_length is None:
+        return
+    too_long = [i for i, ids in enumerate(sequences) if len(ids) > max_length]
+    if too_long:
+        longest = max(len(sequences[i]) for i in too_long)
+        raise ValueError(
+            f"Prompts {too_long} need up to {longest} tokens, more than max_length={max_length}; raise max_length "
+            "or shorten them (chat sequences are never cut, so no answer is lost)."
+        )
+
+
+def _as_list(value: str | Sequence[str], name: str) -> list[str]:
+    values = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else None
+    if not values or not all(isinstance(item, str) for item in values):
+        raise ValueError(f"{name} must be a string or a non-empty list of strings.")
+    return values
+
+
+def _as_conversations(prompts: Any) -> list[list[Message]]:
+    """Strings become one user turn; a list of message dicts is one conversation; a list of those, several."""
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if isinstance(prompts, (list, tuple)) and prompts and all(isinstance(item, dict) for item in prompts):
+        prompts = [prompts]
+    if not isinstance(prompts, (list, tuple)) or not prompts:
+        raise ValueError("prompts must be a string, a list of strings, or a list of chat conversations.")
+    conversations = []
+    for index, prompt in enumerate(prompts):
+        if isinstance(prompt, str):
+            conversations.append([{"role": "user", "content": prompt}])
+        elif isinstance(prompt, (list, tuple)) and prompt and all(_is_message(m) for m in prompt):
+            conversations.append(list(prompt))
+        else:
+            raise ValueError(
+                f"prompt {index} must be a string or a list of {{'role': ..., 'content': ...}} messages, got {prompt!r}."
+            )
+    return conversations
+
+
+def _is_message(message: Any) -> bool:
+    return isinstance(message, dict) and "role" in message and "content" in message
