@@ -1,0 +1,100 @@
+"""Data collators that turn dataset rows (schema in `hub_datasets.schema`) into model batches via the processor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import BatchFeature
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
+
+
+def rows_to_series(rows: Sequence[dict[str, Any]], column: str = "series") -> list[np.ndarray]:
+    """Stored (C, T) nested lists -> float32 arrays, the form the processor takes for ragged batches."""
+    return [np.asarray(row[column], dtype=np.float32) for row in rows]
+
+
+def rows_to_freqs(rows: Sequence[dict[str, Any]]) -> list[str | None]:
+    """Stored frequencies; "" (unknown rate) becomes None so the feature extractor applies its documented default."""
+    return [row["freq"] or None for row in rows]
+
+
+def _mask_first_label(labels: torch.Tensor) -> torch.Tensor:
+    """Position 0 (BOS) is never a next-token target: mask it so Trainer's token count for
+    `num_items_in_batch` equals the number of terms in the caption loss."""
+    labels = labels.clone()
+    labels[:, 0] = -100
+    return labels
+
+
+@dataclass
+class SlipPretrainingCollator:
+    """(series, caption) rows -> sensor tensors + caption tokens + labels for the CoCa objective.
+
+    Captions longer than `max_text_length` tokens are cut (keeping <eos>) with a warning, so one runaway caption
+    cannot blow up a batch."""
+
+    processor: Any
+    caption_column: str = "caption"
+    max_text_length: int = 128
+
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> BatchFeature:
+        batch = self.processor(
+            series=rows_to_series(rows),
+            freq=rows_to_freqs(rows),
+            text=[row[self.caption_column] for row in rows],
+            max_length=self.max_text_length,
+            truncation=True,
+            return_tensors="pt",
+        )
+        if int(batch["attention_mask"].sum(dim=1).max()) >= self.max_text_length:
+            logger.warning_once(
+                f"Some captions reach max_text_length={self.max_text_length} tokens and are cut there (<eos> kept); "
+                "raise max_text_length to train on them whole."
+            )
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        batch["labels"] = _mask_first_label(labels)
+        return batch
+
+
+def format_question(row: dict[str, Any]) -> str:
+    """Question text with lettered options when the row is multiple choice."""
+    choices = row.get("choices") or []
+    if not choices:
+        return row["question"]
+    options = "\n".join(f"({chr(ord('A') + i)}) {choice}" for i, choice in enumerate(choices))
+    return f"{row['question']}\n{options}\nAnswer with the letter and the option."
+
+
+def format_answer(row: dict[str, Any]) -> str:
+    """Target text: the lettered option for multiple choice (so the parser can read either), else the answer."""
+    choices = row.get("choices") or []
+    answer = row["answer"]
+    if choices:
+        answer = f"({chr(ord('A') + list(choices).index(answer))}) {answer}"
+    rationale = row.get("rationale") or ""
+    return f"{rationale} Answer: {answer}" if rationale else answer
+
+
+@dataclass
+class SlipQACollator:
+    """Question-answer rows (`hub_datasets.schema.QA_FEATURES`) -> chat-formatted SFT batches whose labels
+    cover only the answer turn."""
+
+    processor: Any
+    max_text_length: int = 256
+
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> BatchFeature:
+        return self.processor(
+            series=rows_to_series(rows),
+            freq=rows_to_freqs(rows),
+            prompts=[format_question(row) for row in rows],
+            answers=[format_answer(row) for row in rows],
+            max_length=self.max_text_length,
+            return_tensors="pt",
+        )

@@ -1,0 +1,164 @@
+"""Contrastive + captioning pretraining of `SlipForConditionalGeneration` with `Trainer`.
+
+`run_pretraining` is what `examples/pretrain.py` and the end-to-end demo call: it loads or builds the corpus,
+builds (or loads) the processor and the model, trains with `SlipTrainer`, and saves a directory that
+`AutoModel.from_pretrained` and `AutoProcessor.from_pretrained` load.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import datasets
+from transformers import AutoProcessor, AutoTokenizer, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+from transformers.utils import logging
+
+from modeling_slip import SlipConfig, SlipForConditionalGeneration
+from processing_slip import SlipFeatureExtractor, SlipProcessor, train_caption_tokenizer
+
+from .collators import SlipPretrainingCollator
+from .data import add_token_lengths
+from .trainer import SlipTrainer, SlipTrainingArguments
+
+logger = logging.get_logger(__name__)
+
+
+@dataclass
+class ModelArguments:
+    """Which model to train: a preset from scratch, a SLIP checkpoint, or a preset on a pretrained Gemma-3 LM."""
+
+    preset: str = field(default="tiny", metadata={"help": 'SlipConfig preset: "tiny", "small" or "base".'})
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Continue from a saved SLIP checkpoint (model + processor)."}
+    )
+    text_model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Local Gemma3ForCausalLM checkpoint for the text tower (see modeling_slip.convert_gemma_gguf); "
+            "its tokenizer is used. Without it the preset's text tower is randomly initialised."
+        },
+    )
+    tokenizer_name_or_path: str | None = field(
+        default=None, metadata={"help": "Tokenizer to use; default: train a BPE tokenizer on the corpus captions."}
+    )
+    attn_implementation: str = field(default="sdpa", metadata={"help": '"eager", "sdpa" or "flash_attention_2".'})
+
+
+@dataclass
+class DataArguments:
+    """Where the (series, caption) pairs come from."""
+
+    dataset_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "A corpus exported with `python -m hub_datasets build ... --export DIR` (or any dataset with "
+            "the corpus schema) for `datasets.load_dataset`. Default: build the SLIP corpus here."
+        },
+    )
+    corpus_size: int = field(default=20_000, metadata={"help": "Pairs in the built corpus."})
+    corpus_seed: int = field(default=0, metadata={"help": "Seed of the built corpus."})
+    level_mix: str = field(
+        default="statistical,structural,semantic",
+        metadata={"help": "Caption levels trained on, comma separated (statistical, structural, semantic)."},
+    )
+    caption_column: str = field(default="caption", metadata={"help": "Column holding the caption to train on."})
+    validation_size: int = field(default=256, metadata={"help": "Pairs held out for evaluation loss."})
+    max_text_length: int = field(default=160, metadata={"help": "Longest caption in tokens (longer: cut, warned)."})
+    dataset_cache_dir: str | None = field(default=None, metadata={"help": "Cache of the built corpus."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for corpus building."})
+
+
+def load_corpus_splits(data_args: DataArguments, seed: int) -> datasets.DatasetDict:
+    """Train/validation splits of the corpus named by `data_args`."""
+    if data_args.dataset_path:
+        dataset = datasets.load_dataset(data_args.dataset_path, split="train")
+    else:
+        from hub_datasets import load_corpus
+
+        dataset = load_corpus(
+            cache_dir=data_args.dataset_cache_dir,
+            num_proc=data_args.preprocessing_num_workers,
+            size=data_args.corpus_size,
+            seed=data_args.corpus_seed,
+            level_mix=tuple(level.strip() for level in data_args.level_mix.split(",")),
+        )
+    if data_args.caption_column not in dataset.column_names:
+        raise ValueError(
+            f"The corpus has no column {data_args.caption_column!r}; it has {dataset.column_names}. "
+            "Pass --caption_column."
+        )
+    return dataset.train_test_split(test_size=data_args.validation_size, seed=seed)
+
+
+def build_processor(model_args: ModelArguments, captions: list[str], config: SlipConfig) -> SlipProcessor:
+    """The checkpoint's processor, or a feature extractor plus the LM's, a given, or a freshly trained tokenizer."""
+    if model_args.model_name_or_path:
+        return AutoProcessor.from_pretrained(model_args.model_name_or_path)
+    tokenizer_path = model_args.tokenizer_name_or_path or model_args.text_model_name_or_path
+    if tokenizer_path:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+    else:
+        tokenizer = train_caption_tokenizer(captions, vocab_size=config.text_config.vocab_size)
+    feature_extractor = SlipFeatureExtractor(max_patch_size=config.sensor_config.max_patch_size)
+    return SlipProcessor(feature_extractor, tokenizer)
+
+
+def build_model(model_args: ModelArguments) -> SlipForConditionalGeneration:
+    attn = model_args.attn_implementation
+    if model_args.model_name_or_path:
+        return SlipForConditionalGeneration.from_pretrained(model_args.model_name_or_path, attn_implementation=attn)
+    preset = SlipConfig.from_preset(model_args.preset)
+    if model_args.text_model_name_or_path:
+        model = SlipForConditionalGeneration.from_text_pretrained(
+            model_args.text_model_name_or_path, split_layer=preset.split_layer, sensor_config=preset.sensor_config
+        )
+        model.set_attn_implementation(attn)
+        return model
+    return SlipForConditionalGeneration._from_config(preset, attn_implementation=attn)
+
+
+def run_pretraining(
+    model_args: ModelArguments, data_args: DataArguments, training_args: SlipTrainingArguments
+) -> tuple[SlipTrainer, SlipProcessor]:
+    """Train, save model + processor to `training_args.output_dir`, and return the trainer and processor.
+
+    Resumes from the newest checkpoint in `output_dir` when `--resume_from_checkpoint` is given without a path
+    (`True`) or with one.
+    """
+    set_seed(training_args.seed)
+    splits = load_corpus_splits(data_args, training_args.seed)
+    model = build_model(model_args)
+    processor = build_processor(model_args, splits["train"][data_args.caption_column], model.config)
+    if len(processor.tokenizer) > model.config.text_config.vocab_size:
+        raise ValueError(
+            f"The tokenizer has {len(processor.tokenizer)} tokens but the text tower only "
+            f"{model.config.text_config.vocab_size}; use the text model's own tokenizer."
+        )
+    train = add_token_lengths(splits["train"], processor.feature_extractor)
+    validation = add_token_lengths(splits["test"], processor.feature_extractor)
+    trainer = SlipTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train,
+        eval_dataset=validation,
+        data_collator=SlipPretrainingCollator(processor, data_args.caption_column, data_args.max_text_length),
+        processing_class=processor,
+    )
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint in (True, "True", "true", "last"):
+        checkpoint = get_last_checkpoint(training_args.output_dir)
+        if checkpoint is None:
+            raise ValueError(f"--resume_from_checkpoint: no checkpoint in {training_args.output_dir}.")
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model()
+    processor.save_pretrained(training_args.output_dir)
+    trainer.log_metrics("train", result.metrics)
+    trainer.save_metrics("train", result.metrics)
+    if training_args.do_eval:
+        metrics = trainer.evaluate()
+        trainer.log_metrics("eval", metrics)
+        trainer.save_metrics("eval", metrics)
+    logger.info(f"Saved model and processor to {os.path.abspath(training_args.output_dir)}")
+    return trainer, processor
