@@ -1,0 +1,211 @@
+"""WESAD (Schmidt et al. 2018): wearable stress and affect detection, neutral / amusement / stress.
+
+Source: ``WESAD.zip``; each subject's ``WESAD/S<k>/S<k>.pkl`` is a Python 2 pickle of
+``{"signal": {"chest": {...}, "wrist": {...}}, "label": (N,), "subject": "S<k>"}`` with numpy arrays.
+Pickles can run code, so they are read with :class:`RestrictedUnpickler`, which resolves only the numpy
+array/dtype/scalar reconstructors and nothing else. Labels (700 Hz) 1 baseline -> neutral,
+2 stress, 3 amusement; the other protocol phases (0, 4-7) are not examples. Configs: ``chest``
+(RespiBAN at 700 Hz: ACC x/y/z, ECG, EMG, EDA, Temp, Resp) and ``wrist`` (Empatica E4: ACC x/y/z at
+32 Hz, BVP 64 Hz, EDA and TEMP 4 Hz, all brought to 32 Hz with polyphase resampling so one series has
+one rate). Windows: ``window_seconds`` (60) every ``step_seconds`` (60) inside each run of one label.
+Split: subject-wise, 20 % of the 15 subjects held out for test (seed 0). The archive is distributed
+through a sciebo share without a published checksum; it is verified by its zip CRCs.
+"""
+
+from __future__ import annotations
+
+import codecs
+import pickle
+import re
+import zipfile
+from fractions import Fraction
+from typing import IO
+
+import datasets
+import numpy as np
+from scipy.signal import resample_poly
+
+from ..schema import classification_features
+from ._base import (
+    DownstreamBuilder,
+    SourceConfig,
+    SourceFile,
+    SourceFileError,
+    series_to_list,
+    subject_split,
+    window_starts,
+)
+
+ARCHIVE = SourceFile(name="WESAD.zip", url="https://uni-siegen.sciebo.de/s/HGdUkoNlW1Ub0Gx/download")
+LABELS = ("neutral", "amusement", "stress")
+STUDY_LABELS = {1: "neutral", 2: "stress", 3: "amusement"}
+LABEL_RATE = 700
+CHEST = (  # signal key -> channel names; all at 700 Hz
+    ("ACC", ("acc_x", "acc_y", "acc_z")),
+    ("ECG", ("ecg",)),
+    ("EMG", ("emg",)),
+    ("EDA", ("eda",)),
+    ("Temp", ("temp",)),
+    ("Resp", ("resp",)),
+)
+WRIST_RATES = {"ACC": 32, "BVP": 64, "EDA": 4, "TEMP": 4}
+WRIST = (("ACC", ("acc_x", "acc_y", "acc_z")), ("BVP", ("bvp",)), ("EDA", ("eda",)), ("TEMP", ("temp",)))
+WRIST_RATE = 32
+
+ZERO_SHOT_PROMPTS = {
+    "neutral": ["physiological signals of a person at rest", "a calm, neutral baseline state"],
+    "amusement": ["physiological signals of a person watching funny videos", "a person who is amused"],
+    "stress": [
+        "physiological signals of a person under stress",
+        "a person during a stressful public speaking task",
+    ],
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler for numpy arrays in plain containers; any other global raises pickle.UnpicklingError."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(1))[0],
+        ("numpy._core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(1))[0],
+        ("numpy.core.multiarray", "scalar"): np.float64(0).__reduce__()[0],
+        ("numpy._core.multiarray", "scalar"): np.float64(0).__reduce__()[0],
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        # Python 3 writes bytes in protocol 2 as _codecs.encode(text, "latin1"); it only builds bytes.
+        ("_codecs", "encode"): codecs.encode,
+    }
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self._ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refusing to load global {module}.{name}: WESAD pickles may hold only numpy arrays"
+            ) from None
+
+
+def load_subject(stream: IO[bytes], member: str) -> dict:
+    """A subject pickle (Python 2, latin1 strings) through the restricted unpickler."""
+    try:
+        record = RestrictedUnpickler(stream, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError) as error:
+        raise SourceFileError(f"{ARCHIVE.name}: {member} is not a readable WESAD pickle ({error})") from error
+    if not isinstance(record, dict) or not {"signal", "label"} <= set(record):
+        raise SourceFileError(f"{ARCHIVE.name}: {member} lacks the 'signal' and 'label' entries")
+    return record
+
+
+def label_runs(labels: np.ndarray) -> list[tuple[str, int, int]]:
+    """(class, first second, end second) of each run of one studied label, in whole seconds."""
+    labels = np.asarray(labels).reshape(-1)
+    edges = np.flatnonzero(np.diff(labels)) + 1
+    runs = []
+    for start, stop in zip(np.r_[0, edges], np.r_[edges, len(labels)]):
+        label = int(labels[start])
+        if label in STUDY_LABELS:
+            first, end = -(-start // LABEL_RATE), stop // LABEL_RATE
+            if end > first:
+                runs.append((STUDY_LABELS[label], int(first), int(end)))
+    return runs
+
+
+class WesadConfig(SourceConfig):
+    def __init__(self, *args, window_seconds: int = 60, step_seconds: int = 60, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.window_seconds = window_seconds
+        self.step_seconds = step_seconds
+
+
+class Wesad(DownstreamBuilder):
+    """Chest or wrist windows labelled neutral / amusement / stress."""
+
+    VERSION = datasets.Version("1.0.0")
+    BUILDER_CONFIG_CLASS = WesadConfig
+    BUILDER_CONFIGS = [
+        WesadConfig(name="chest", description="RespiBAN chest signals at 700 Hz."),
+        WesadConfig(name="wrist", description="Empatica E4 wrist signals resampled to 32 Hz."),
+    ]
+    DEFAULT_CONFIG_NAME = "chest"
+
+    def source_files(self):
+        return [ARCHIVE]
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description=__doc__,
+            features=classification_features(LABELS),
+            homepage="https://archive.ics.uci.edu/dataset/465",
+            citation="Schmidt et al., Introducing WESAD, a Multimodal Dataset for Wearable Stress and Affect Detection, ICMI 2018.",
+        )
+
+    def _split_generators(self, dl_manager):
+        if self.config.window_seconds <= 0 or self.config.step_seconds <= 0:
+            raise ValueError(
+                f"window_seconds and step_seconds must be positive, got {self.config.window_seconds}, "
+                f"{self.config.step_seconds}"
+            )
+        archive = self.fetch_sources(dl_manager)[ARCHIVE.name]
+        pattern = re.compile(r"(?:^|/)(S\d+)/\1\.pkl$")
+        with zipfile.ZipFile(archive) as handle:
+            members = {m.group(1): name for name in handle.namelist() if (m := pattern.search(name))}
+        if not members:
+            raise SourceFileError(f"{ARCHIVE.name}: no WESAD/S<k>/S<k>.pkl members")
+        test_subjects = subject_split(members, test_fraction=0.2)
+        return [
+            datasets.SplitGenerator(
+                name=split,
+                gen_kwargs={
+                    "archive": archive,
+                    "members": sorted(
+                        m for s, m in members.items() if (s in test_subjects) == (split == "test")
+                    ),
+                },
+            )
+            for split in ("train", "test")
+        ]
+
+    def _signals(self, record: dict, member: str) -> tuple[np.ndarray, int, list[str]]:
+        """(C, T) array at one rate, that rate, channel names."""
+        device = record["signal"].get(self.config.name)
+        if device is None:
+            raise SourceFileError(f"{ARCHIVE.name}: {member} has no {self.config.name} signals")
+        rows, names = [], []
+        for key, channel_names in CHEST if self.config.name == "chest" else WRIST:
+            if key not in device:
+                raise SourceFileError(f"{ARCHIVE.name}: {member} lacks {self.config.name} signal {key!r}")
+            values = np.asarray(device[key], dtype=np.float64).reshape(len(device[key]), -1).T
+            if self.config.name == "wrist" and WRIST_RATES[key] != WRIST_RATE:
+                ratio = Fraction(WRIST_RATE, WRIST_RATES[key])
+                values = resample_poly(values, ratio.numerator, ratio.denominator, axis=1)
+            rows.append(values)
+            names.extend(channel_names)
+        # Resampled wrist channels can end a sample apart; align them on their common span.
+        length = min(row.shape[1] for row in rows)
+        rate = LABEL_RATE if self.config.name == "chest" else WRIST_RATE
+        return np.concatenate([row[:, :length] for row in rows]), rate, names
+
+    def _generate_examples(self, archive, members):
+        window, step = self.config.window_seconds, self.config.step_seconds
+        with zipfile.ZipFile(archive) as handle:
+            for member in members:
+                with handle.open(member) as stream:
+                    record = load_subject(stream, member)
+                subject = str(record.get("subject", member.rsplit("/", 1)[-1][:-4]))
+                series, rate, names = self._signals(record, member)
+                seconds_available = series.shape[1] // rate
+                for label, first, end in label_runs(record["label"]):
+                    for offset in window_starts(min(end, seconds_available) - first, window, step):
+                        begin = (first + offset) * rate
+                        yield (
+                            f"{subject}-{first + offset}",
+                            {
+                                "id": f"wesad_{self.config.name}-{subject}-{first + offset:05d}",
+                                "series": series_to_list(series[:, begin : begin + window * rate]),
+                                "channel_names": names,
+                                "freq": f"{rate}Hz",
+                                "label": LABELS.index(label),
+                                "subject": subject,
+                                "source": f"wesad_{self.config.name}",
+                            },
+                        )
