@@ -33,7 +33,12 @@ class SlipTrainingArguments(TrainingArguments):
 
 class SlipTrainer(Trainer):
     """Logs the contrastive and caption losses and the logit scale beside the total loss, averaged over the
-    steps since the last log and over processes; keeps the logit scale out of weight decay."""
+    steps since the last log and over processes; keeps the logit scale out of weight decay.
+
+    Across processes the loss equals the single-process loss on the global batch: the contrastive term already
+    sees the global batch (embeddings gathered with gradient), and the caption term, a mean over this rank's
+    tokens, is reweighted by this rank's share of the global token count before DDP averages the gradients.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,14 +47,26 @@ class SlipTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        logged = {name: outputs.get(name) for name in LOGGED_OUTPUTS}
+        if model.training and self.accelerator.num_processes > 1 and logged["caption_loss"] is not None:
+            logged["caption_loss"] = outputs["caption_loss"] * self._global_token_share(inputs["labels"])
+            config = self.accelerator.unwrap_model(model).config
+            loss = config.caption_loss_weight * logged["caption_loss"]
+            if logged["contrastive_loss"] is not None:
+                loss = loss + config.contrastive_loss_weight * logged["contrastive_loss"]
         if model.training:
-            for name in LOGGED_OUTPUTS:
-                value = outputs.get(name) if isinstance(outputs, dict) else getattr(outputs, name, None)
+            for name, value in logged.items():
                 if value is not None:
-                    value = value.detach().float().mean()
-                    self._component_sums[name] = self._component_sums.get(name, 0.0) + value
+                    self._component_sums[name] = self._component_sums.get(name, 0.0) + value.detach().float().mean()
             self._component_steps += 1
         return (loss, outputs) if return_outputs else loss
+
+    def _global_token_share(self, labels: torch.Tensor) -> torch.Tensor:
+        """This rank's caption tokens x world size / all ranks' caption tokens: the factor that turns this rank's
+        token mean into its part of the global token mean once DDP averages over ranks."""
+        local_tokens = (labels[:, 1:] != -100).sum().float()
+        global_tokens = self.accelerator.reduce(local_tokens.clone(), reduction="sum")
+        return local_tokens * self.accelerator.num_processes / global_tokens
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._component_steps:
