@@ -1,0 +1,46 @@
+"""SLIP models for `transformers`; importing this package registers them with the Auto classes.
+
+- `AutoConfig`: model types "slip" (`SlipConfig`) and "slip_sensor" (`SlipSensorConfig`).
+- `AutoModel` -> `SlipModel` (dual encoder: embeddings, zero-shot, retrieval, probing features).
+- `AutoModelForCausalLM` -> `SlipForConditionalGeneration` (CoCa: captions and answers via `generate`).
+  The generation model is a causal language model conditioned on extra inputs, which is how
+  `transformers` files multimodal decoder-only generators too (Gemma3ForConditionalGeneration and Mllama
+  are in the `AutoModelForCausalLM` mapping); the image- and speech-specific Auto classes do not fit sensors,
+  and `AutoModelForSeq2SeqLM` implies an encoder-decoder with `decoder_input_ids`, which SLIP is not.
+
+Saved checkpoints carry `auto_map`, so `AutoModel.from_pretrained(path, trust_remote_code=True)` also works
+where this package is not installed (the module files are copied next to the weights).
+"""
+
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+from .configuration_slip import SlipConfig, SlipSensorConfig
+from .modeling_slip import (
+    SlipForConditionalGeneration,
+    SlipForConditionalGenerationOutput,
+    SlipModel,
+    SlipOutput,
+    SlipPreTrainedModel,
+    count_parameters,
+)
+from .text_tower import gemma3_to_slip_state_dict
+
+AutoConfig.register(SlipConfig.model_type, SlipConfig, exist_ok=True)
+AutoConfig.register(SlipSensorConfig.model_type, SlipSensorConfig, exist_ok=True)
+AutoModel.register(SlipConfig, SlipModel, exist_ok=True)
+AutoModelForCausalLM.register(SlipConfig, SlipForConditionalGeneration, exist_ok=True)
+SlipConfig.register_for_auto_class()
+SlipModel.register_for_auto_class("AutoModel")
+SlipForConditionalGeneration.register_for_auto_class("AutoModelForCausalLM")
+
+__all__ = [
+    "SlipConfig",
+    "SlipSensorConfig",
+    "SlipPreTrainedModel",
+    "SlipModel",
+    "SlipForConditionalGeneration",
+    "SlipOutput",
+    "SlipForConditionalGenerationOutput",
+    "count_parameters",
+    "gemma3_to_slip_state_dict",
+]

@@ -1,0 +1,61 @@
+"""Losses of SLIP: the symmetric CLIP loss (global batch across processes) and the next-token caption loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as dist_fn
+from torch.nn import functional as F
+
+IGNORE_INDEX = -100
+
+
+def _gather_with_grad(local: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """All-gather (B_r, D) rows from every rank, keeping the autograd graph; returns (sum B_r, D) and this
+    rank's row offset. Ranks may hold different batch sizes (the last batch of an epoch)."""
+    world_size = dist.get_world_size()
+    sizes = torch.tensor([local.shape[0]], device=local.device)
+    all_sizes = [torch.zeros_like(sizes) for _ in range(world_size)]
+    dist.all_gather(all_sizes, sizes)
+    counts = [int(size) for size in all_sizes]
+    largest = max(counts)
+    padded = F.pad(local, (0, 0, 0, largest - local.shape[0]))
+    gathered = dist_fn.all_gather(padded)
+    rows = torch.cat([chunk[:count] for chunk, count in zip(gathered, counts)], dim=0)
+    return rows, sum(counts[: dist.get_rank()])
+
+
+def clip_loss(
+    sensor_embeds: torch.Tensor, text_embeds: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
+    """Symmetric InfoNCE over scaled cosine similarities of L2-normalised (B, D) embeddings.
+
+    Under `torch.distributed` with world size > 1, the negatives are the global batch: embeddings are gathered
+    with gradient, each rank scores its own rows against all columns, and labels are offset by the rank's
+    first global row. The mean over ranks of this loss equals the single-process loss on the global batch.
+    """
+    if sensor_embeds.shape != text_embeds.shape:
+        raise ValueError(
+            f"sensor and text embeddings must have one shape, got {tuple(sensor_embeds.shape)} and "
+            f"{tuple(text_embeds.shape)}; pass as many captions as sensor samples."
+        )
+    offset = 0
+    all_sensor, all_text = sensor_embeds, text_embeds
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        all_sensor, offset = _gather_with_grad(sensor_embeds)
+        all_text, _ = _gather_with_grad(text_embeds)
+    labels = torch.arange(sensor_embeds.shape[0], device=sensor_embeds.device) + offset
+    logits_per_sensor = logit_scale * sensor_embeds @ all_text.t()
+    logits_per_text = logit_scale * text_embeds @ all_sensor.t()
+    return (
+        F.cross_entropy(logits_per_sensor.float(), labels) + F.cross_entropy(logits_per_text.float(), labels)
+    ) / 2
+
+
+def caption_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy, mean over the tokens whose label is not -100 (prompt, padding)."""
+    shifted_logits = logits[:, :-1].float().reshape(-1, logits.shape[-1])
+    shifted_labels = labels[:, 1:].reshape(-1).to(logits.device)
+    if not bool((shifted_labels != IGNORE_INDEX).any()):
+        raise ValueError("The caption loss has no target token: every label after the first is -100.")
+    return F.cross_entropy(shifted_logits, shifted_labels, ignore_index=IGNORE_INDEX)

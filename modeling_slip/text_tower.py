@@ -1,0 +1,291 @@
+"""The text tower: one causal Gemma-3 stack split into a text encoder and a multimodal decoder.
+
+Layers [0, split_layer) are the text encoder: the hidden state after layer split_layer-1 at a caption's last
+attended token (EOS) is the text embedding. Layers [split_layer, num_hidden_layers) are the multimodal
+decoder: each is followed by a named cross-attention block over the pooled sensor tokens. A single forward
+over a caption therefore yields both the text embedding and the caption logits (CoCa).
+
+The Gemma-3 building blocks (`Gemma3DecoderLayer`, `Gemma3RMSNorm`, `Gemma3TextScaledWordEmbedding`,
+`Gemma3RotaryEmbedding`) and the causal / sliding-window mask builders are reused from `transformers`
+(same call signatures in transformers 5.17 through 5.23). Parameter names follow `Gemma3TextModel`, so a
+`Gemma3ForCausalLM` state dict loads by replacing the key prefix "model." with "text_model." (see
+`gemma3_to_slip_state_dict`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import Gemma3TextConfig
+from transformers.cache_utils import Cache
+from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.models.gemma3.modeling_gemma3 import (
+    Gemma3DecoderLayer,
+    Gemma3RMSNorm,
+    Gemma3RotaryEmbedding,
+    Gemma3TextScaledWordEmbedding,
+)
+from transformers.utils import ModelOutput
+
+from .configuration_slip import SlipConfig
+
+GEMMA3_CAUSAL_LM_PREFIX = "model."
+SLIP_TEXT_PREFIX = "text_model."
+
+_MASK_BUILDERS: dict[str, Callable[..., torch.Tensor | None]] = {
+    "full_attention": create_causal_mask,
+    "sliding_attention": create_sliding_window_causal_mask,
+}
+
+
+def gemma3_to_slip_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map a `Gemma3ForCausalLM` state dict onto SLIP parameter names: "model.X" -> "text_model.X".
+
+    `lm_head.weight` keeps its name (it is tied to the token embeddings in Gemma-3); every other key must
+    start with "model.", so nothing is silently dropped.
+    """
+    mapped = {}
+    for key, value in state_dict.items():
+        if key.startswith(GEMMA3_CAUSAL_LM_PREFIX):
+            mapped[SLIP_TEXT_PREFIX + key[len(GEMMA3_CAUSAL_LM_PREFIX) :]] = value
+        elif key == "lm_head.weight":
+            mapped[key] = value
+        else:
+            raise ValueError(f"Unexpected key {key!r} in a Gemma3ForCausalLM state dict; expected 'model.*'.")
+    return mapped
+
+
+def last_token_indices(
+    attention_mask: torch.Tensor | None, batch_size: int, seq_len: int, device
+) -> torch.Tensor:
+    """Index of each row's last attended token (works for left and right padding)."""
+    if attention_mask is None:
+        return torch.full((batch_size,), seq_len - 1, dtype=torch.long, device=device)
+    attended = attention_mask.bool()
+    if not bool(attended.any(dim=1).all()):
+        raise ValueError("Every row of attention_mask needs at least one attended token (a 1).")
+    flipped_first = attended.flip(-1).long().argmax(dim=-1)
+    return seq_len - 1 - flipped_first
+
+
+def eager_cross_attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plain softmax attention; (B, H, Tq, d) x (B, H, Tk, d) -> (B, Tq, H, d) and the weights."""
+    weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        weights = weights + attention_mask
+    weights = nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+
+class SlipCrossAttention(nn.Module):
+    """Multi-head attention from caption tokens to pooled sensor tokens (no mask: every pooled token is valid).
+
+    Dropout (`cross_attention_dropout`) acts on the attention probabilities, as in `nn.MultiheadAttention`.
+    """
+
+    is_causal = False
+    num_key_value_groups = 1
+
+    def __init__(self, config: SlipConfig):
+        super().__init__()
+        self.config = config.text_config
+        width = config.text_config.hidden_size
+        self.num_heads = config.cross_attention_num_heads
+        self.head_dim = width // self.num_heads
+        self.scaling = self.head_dim**-0.5
+        self.dropout = config.cross_attention_dropout
+        self.q_proj = nn.Linear(width, width)
+        self.k_proj = nn.Linear(width, width)
+        self.v_proj = nn.Linear(width, width)
+        self.o_proj = nn.Linear(width, width)
+
+    def forward(
+        self, hidden_states: torch.Tensor, context: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        batch, q_len, _ = hidden_states.shape
+        query = self.q_proj(hidden_states).view(batch, q_len, self.num_heads, self.head_dim).transpose(1, 2)
+        key = (
+            self.k_proj(context).view(batch, context.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
+        )
+        value = (
+            self.v_proj(context).view(batch, context.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
+        )
+        attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_cross_attention
+        )
+        output, weights = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            None,
+            dropout=self.dropout if self.training else 0.0,
+            scaling=self.scaling,
+            is_causal=False,
+        )
+        return self.o_proj(output.reshape(batch, q_len, -1)), weights
+
+
+class SlipCrossAttentionLayer(GradientCheckpointingLayer):
+    """Pre-LN residual cross-attention block placed after each decoder layer: h + Attn(LN(h), LN(sensor))."""
+
+    def __init__(self, config: SlipConfig):
+        super().__init__()
+        width = config.text_config.hidden_size
+        self.query_layernorm = nn.LayerNorm(width)
+        self.context_layernorm = nn.LayerNorm(width)
+        self.cross_attn = SlipCrossAttention(config)
+
+    def forward(self, hidden_states: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        attended, _ = self.cross_attn(self.query_layernorm(hidden_states), self.context_layernorm(context))
+        return hidden_states + attended
+
+
+@dataclass
+class SlipTextTransformerOutput(ModelOutput):
+    """Outputs of the text tower.
+
+    text_hidden_state: (B, T, D) after the last text-encoder layer (un-normalised), source of text embeddings.
+    last_hidden_state: (B, T, D) after the decoder and the final RMSNorm; None when the decoder did not run.
+    """
+
+    text_hidden_state: torch.Tensor | None = None
+    last_hidden_state: torch.Tensor | None = None
+    past_key_values: Cache | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+class SlipTextTransformer(nn.Module):
+    """Gemma-3 stack: token embeddings, decoder layers, and (with `with_decoder`) cross-attention + final norm.
+
+    `SlipModel` builds it with `with_decoder=False` (encoder layers only); `SlipForConditionalGeneration`
+    with the full stack. Both use the same parameter names, so either loads the other's checkpoint.
+    """
+
+    def __init__(self, config: SlipConfig, with_decoder: bool):
+        super().__init__()
+        text_config: Gemma3TextConfig = config.text_config
+        self.config = text_config
+        self.split_layer = config.split_layer
+        self.with_decoder = with_decoder
+        self.embed_tokens = Gemma3TextScaledWordEmbedding(
+            text_config.vocab_size,
+            text_config.hidden_size,
+            text_config.pad_token_id,
+            embed_scale=text_config.hidden_size**0.5,
+        )
+        num_layers = text_config.num_hidden_layers if with_decoder else config.split_layer
+        self.layers = nn.ModuleList([Gemma3DecoderLayer(text_config, idx) for idx in range(num_layers)])
+        if with_decoder:
+            self.cross_attention_layers = nn.ModuleList(
+                [SlipCrossAttentionLayer(config) for _ in range(config.split_layer, num_layers)]
+            )
+            self.norm = Gemma3RMSNorm(text_config.hidden_size, eps=text_config.rms_norm_eps)
+        self.rotary_emb = Gemma3RotaryEmbedding(text_config)
+
+    def _position_ids(self, attention_mask: torch.Tensor | None, past_length: int, seq_len: int, device):
+        """Padding-aware positions (count of attended tokens so far), so left-padded prompts match unpadded."""
+        if attention_mask is None:
+            return torch.arange(past_length, past_length + seq_len, device=device).unsqueeze(0)
+        positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        return positions[:, -seq_len:]
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        sensor_context: torch.Tensor | None = None,
+        run_decoder: bool = True,
+        output_hidden_states: bool = False,
+        **kwargs,
+    ) -> SlipTextTransformerOutput:
+        """Run the encoder layers and, if `run_decoder`, the decoder layers with cross-attention.
+
+        attention_mask: (B, past + T) 2-D padding mask (1 = token). sensor_context: (B, Q, D) pooled sensor
+        tokens the decoder cross-attends to.
+        """
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of input_ids or inputs_embeds to the text tower.")
+        if run_decoder and not self.with_decoder:
+            raise ValueError(
+                "This text tower has no decoder layers (SlipModel); use SlipForConditionalGeneration."
+            )
+        if run_decoder and sensor_context is None:
+            raise ValueError("The multimodal decoder needs sensor_context (the pooled sensor tokens).")
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        batch, seq_len = inputs_embeds.shape[:2]
+        if attention_mask is not None and attention_mask.dim() != 2:
+            raise ValueError(
+                f"attention_mask must be 2-D (batch, length), got shape {tuple(attention_mask.shape)}."
+            )
+        if attention_mask is not None and attention_mask.shape[0] != batch:
+            raise ValueError(
+                f"attention_mask has batch size {attention_mask.shape[0]} but the text inputs have {batch}."
+            )
+        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if position_ids is None:
+            position_ids = self._position_ids(attention_mask, past_length, seq_len, inputs_embeds.device)
+
+        layer_types = [self.config.layer_types[idx] for idx in range(len(self.layers))]
+        masks = {
+            layer_type: _MASK_BUILDERS[layer_type](
+                config=self.config,
+                inputs_embeds=inputs_embeds,
+                attention_mask=attention_mask,
+                past_key_values=past_key_values,
+                position_ids=position_ids,
+            )
+            for layer_type in set(layer_types)
+        }
+        rope = {
+            layer_type: self.rotary_emb(inputs_embeds, position_ids, layer_type)
+            for layer_type in set(layer_types)
+        }
+
+        hidden_states = inputs_embeds
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        text_hidden_state = None
+        last_layer = len(self.layers) if run_decoder else self.split_layer
+        for idx in range(last_layer):
+            hidden_states = self.layers[idx](
+                hidden_states,
+                attention_mask=masks[layer_types[idx]],
+                position_embeddings=rope[layer_types[idx]],
+                position_ids=position_ids,
+                past_key_values=past_key_values,
+                **kwargs,
+            )
+            if idx >= self.split_layer:
+                hidden_states = self.cross_attention_layers[idx - self.split_layer](
+                    hidden_states, sensor_context
+                )
+            if idx == self.split_layer - 1:
+                text_hidden_state = hidden_states
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+
+        return SlipTextTransformerOutput(
+            text_hidden_state=text_hidden_state,
+            last_hidden_state=self.norm(hidden_states) if run_decoder else None,
+            past_key_values=past_key_values,
+            hidden_states=all_hidden_states,
+        )
