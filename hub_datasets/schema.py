@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from datasets import ClassLabel, Features, List, Value
 
-SERIES = List(List(Value("float32")))
+from .captions import CAPTION_LEVELS
 
-CAPTION_LEVELS = ("statistical", "structural", "semantic")
+SERIES = List(List(Value("float32")))
 
 CORPUS_FEATURES = Features(
     {
@@ -23,9 +23,7 @@ CORPUS_FEATURES = Features(
         "freq": Value("string"),
         "domain": Value("string"),
         "source": Value("string"),
-        "caption_statistical": Value("string"),
-        "caption_structural": Value("string"),
-        "caption_semantic": Value("string"),
+        **{f"caption_{level}": Value("string") for level in CAPTION_LEVELS},
         "caption": Value("string"),
     }
 )
