@@ -2,10 +2,11 @@
 
 import json
 import os
+import socket
 
 import pytest
 import torch
-from accelerate import debug_launcher
+import torch.multiprocessing as mp
 from datasets import Dataset
 from safetensors.torch import load_file
 
@@ -49,7 +50,11 @@ def _train(output_dir: str, per_device_batch: int) -> None:
             json.dump(losses, handle)
 
 
-def _two_process_worker(output_dir: str) -> None:
+def _two_process_worker(rank: int, port: int, output_dir: str) -> None:
+    """One rank, set up the way `torchrun` / `accelerate launch` set up theirs (gloo on CPU)."""
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2"
+    )
     _train(output_dir, per_device_batch=2)
 
 
@@ -62,8 +67,11 @@ def _load(output_dir: str) -> tuple[dict, list[dict]]:
 @pytest.mark.slow
 def test_two_processes_match_one_process_on_the_global_batch(tmp_path):
     single_dir, ddp_dir = str(tmp_path / "single"), str(tmp_path / "ddp")
-    # Two processes first: the forked workers must not inherit this process's accelerate state.
-    debug_launcher(_two_process_worker, args=(ddp_dir,), num_processes=2)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Fresh (spawned) processes: forked ones would inherit this process's OpenMP pool and accelerate state.
+    mp.start_processes(_two_process_worker, args=(port, ddp_dir), nprocs=2, start_method="spawn")
     _train(single_dir, per_device_batch=4)
 
     single_weights, single_losses = _load(single_dir)

@@ -272,10 +272,11 @@ def test_clip_loss_sees_the_global_batch_across_processes():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    context = mp.get_context("fork")  # fork: the workers need not re-import this module
+    # spawn, not fork: a forked child deadlocks in the OpenMP pool the parent's earlier torch ops started.
+    context = mp.get_context("spawn")
     results = context.Manager().dict()
     mp.start_processes(
-        _distributed_clip_worker, args=(port, sensor, text, scale, results), nprocs=2, start_method="fork"
+        _distributed_clip_worker, args=(port, sensor, text, scale, results), nprocs=2, start_method="spawn"
     )
 
     global_sensor, global_text = sensor.clone().requires_grad_(True), text.clone().requires_grad_(True)

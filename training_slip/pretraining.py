@@ -41,9 +41,12 @@ class ModelArguments:
         },
     )
     tokenizer_name_or_path: str | None = field(
-        default=None, metadata={"help": "Tokenizer to use; default: train a BPE tokenizer on the corpus captions."}
+        default=None,
+        metadata={"help": "Tokenizer to use; default: train a BPE tokenizer on the corpus captions."},
     )
-    attn_implementation: str = field(default="sdpa", metadata={"help": '"eager", "sdpa" or "flash_attention_2".'})
+    attn_implementation: str = field(
+        default="sdpa", metadata={"help": '"eager", "sdpa" or "flash_attention_2".'}
+    )
 
 
 @dataclass
@@ -63,11 +66,17 @@ class DataArguments:
         default="statistical,structural,semantic",
         metadata={"help": "Caption levels trained on, comma separated (statistical, structural, semantic)."},
     )
-    caption_column: str = field(default="caption", metadata={"help": "Column holding the caption to train on."})
+    caption_column: str = field(
+        default="caption", metadata={"help": "Column holding the caption to train on."}
+    )
     validation_size: int = field(default=256, metadata={"help": "Pairs held out for evaluation loss."})
-    max_text_length: int = field(default=160, metadata={"help": "Longest caption in tokens (longer: cut, warned)."})
+    max_text_length: int = field(
+        default=160, metadata={"help": "Longest caption in tokens (longer: cut, warned)."}
+    )
     dataset_cache_dir: str | None = field(default=None, metadata={"help": "Cache of the built corpus."})
-    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for corpus building."})
+    preprocessing_num_workers: int | None = field(
+        default=None, metadata={"help": "Processes for corpus building."}
+    )
 
 
 def load_corpus_splits(data_args: DataArguments, seed: int) -> datasets.DatasetDict:
@@ -101,18 +110,24 @@ def build_processor(model_args: ModelArguments, captions: list[str], config: Sli
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
     else:
         tokenizer = train_caption_tokenizer(captions, vocab_size=config.text_config.vocab_size)
-    feature_extractor = SlipFeatureExtractor(max_patch_size=config.sensor_config.max_patch_size)
+    feature_extractor = SlipFeatureExtractor(
+        target_patches=model_args.target_patches, max_patch_size=config.sensor_config.max_patch_size
+    )
     return SlipProcessor(feature_extractor, tokenizer)
 
 
 def build_model(model_args: ModelArguments) -> SlipForConditionalGeneration:
     attn = model_args.attn_implementation
     if model_args.model_name_or_path:
-        return SlipForConditionalGeneration.from_pretrained(model_args.model_name_or_path, attn_implementation=attn)
+        return SlipForConditionalGeneration.from_pretrained(
+            model_args.model_name_or_path, attn_implementation=attn
+        )
     preset = SlipConfig.from_preset(model_args.preset)
     if model_args.text_model_name_or_path:
         model = SlipForConditionalGeneration.from_text_pretrained(
-            model_args.text_model_name_or_path, split_layer=preset.split_layer, sensor_config=preset.sensor_config
+            model_args.text_model_name_or_path,
+            split_layer=preset.split_layer,
+            sensor_config=preset.sensor_config,
         )
         model.set_attn_implementation(attn)
         return model

@@ -46,7 +46,9 @@ class SlipTrainer(Trainer):
         self._component_steps = 0
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        loss, outputs = super().compute_loss(
+            model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+        )
         logged = {name: outputs.get(name) for name in LOGGED_OUTPUTS}
         if model.training and self.accelerator.num_processes > 1 and logged["caption_loss"] is not None:
             logged["caption_loss"] = outputs["caption_loss"] * self._global_token_share(inputs["labels"])
@@ -57,7 +59,9 @@ class SlipTrainer(Trainer):
         if model.training:
             for name, value in logged.items():
                 if value is not None:
-                    self._component_sums[name] = self._component_sums.get(name, 0.0) + value.detach().float().mean()
+                    self._component_sums[name] = (
+                        self._component_sums.get(name, 0.0) + value.detach().float().mean()
+                    )
             self._component_steps += 1
         return (loss, outputs) if return_outputs else loss
 
@@ -79,5 +83,7 @@ class SlipTrainer(Trainer):
     def get_decay_parameter_names(self, model: nn.Module) -> list[str]:
         excluded = set(getattr(model, "no_weight_decay_parameter_names", list)())
         return [
-            name for name in super().get_decay_parameter_names(model) if name.rsplit(".", 1)[-1] not in excluded
+            name
+            for name in super().get_decay_parameter_names(model)
+            if name.rsplit(".", 1)[-1] not in excluded
         ]
