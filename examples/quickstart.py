@@ -56,6 +56,8 @@ class QuickstartArguments:
         default=64, metadata={"help": "Held-out corpus pairs to caption and score."}
     )
     max_new_tokens: int = field(default=64, metadata={"help": "Tokens per generated caption."})
+    patchtst_seeds: int = field(default=3, metadata={"help": "Seeds of the supervised PatchTST baseline."})
+    patchtst_epochs: int = field(default=3, metadata={"help": "Most epochs per PatchTST run (early stopping)."})
 
 
 def quickstart_defaults() -> list[str]:
@@ -66,14 +68,15 @@ def quickstart_defaults() -> list[str]:
         "--corpus_size", "12000",
         "--level_mix", "semantic,structural",
         "--max_text_length", "128",
-        "--max_steps", "600",
+        "--target_patches", "16",
+        "--preprocessing_num_workers", "2",
+        "--max_steps", "250",
         "--per_device_train_batch_size", "48",
         "--learning_rate", "1e-3",
         "--warmup_ratio", "0.05",
         "--logging_steps", "25",
-        "--save_steps", "200",
+        "--save_steps", "250",
         "--save_total_limit", "1",
-        "--dataloader_num_workers", "1",
         "--seed", "0",
     ]  # fmt: skip
 
@@ -144,6 +147,7 @@ def main() -> None:
             note=EVALUATION_SETS.get(name, ""),
             baselines=baselines,
             cache_dir=data_args.dataset_cache_dir,
+            patchtst_options={"seeds": tuple(range(args.patchtst_seeds)), "max_epochs": args.patchtst_epochs},
         )
         if evaluation.zero_shot is not None:
             plot_confusion_matrix(

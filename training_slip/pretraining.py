@@ -47,6 +47,9 @@ class ModelArguments:
     attn_implementation: str = field(
         default="sdpa", metadata={"help": '"eager", "sdpa" or "flash_attention_2".'}
     )
+    target_patches: int = field(
+        default=64, metadata={"help": "Patches per channel the processor's patch-size policy aims for."}
+    )
 
 
 @dataclass
