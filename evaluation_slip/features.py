@@ -42,7 +42,7 @@ def as_series_list(data: Any) -> list[np.ndarray]:
 
 def series_and_freqs(
     data: Any, freq: str | Sequence[str] | None = None
-) -> tuple[list[np.ndarray], list[str]]:
+) -> tuple[list[np.ndarray], list[str | None]]:
     """`as_series_list(data)` plus one frequency string per series: `freq` if given (one string or one per
     series), else the rows' ``"freq"`` column."""
     raw_series, row_freqs = _series_and_freq_columns(data)
@@ -57,7 +57,8 @@ def series_and_freqs(
         raise ValueError(
             f"got {len(freqs)} frequencies for {len(series)} series; pass one per series or one string."
         )
-    return series, freqs
+    # "" records an unknown rate: None lets the feature extractor apply its documented default.
+    return series, [freq or None for freq in freqs]
 
 
 def _as_channels_first(series: Any, index: int) -> np.ndarray:

@@ -35,13 +35,12 @@ def generate_texts(
     texts: list[str] = []
     for start in tqdm(range(0, len(series), batch_size), desc=desc):
         stop = start + batch_size
-        batch_freqs = [freq or None for freq in freqs[start:stop]]
         if prompts is None:
-            inputs = processor(series=series[start:stop], freq=batch_freqs, return_tensors="pt")
+            inputs = processor(series=series[start:stop], freq=freqs[start:stop], return_tensors="pt")
         else:
             inputs = processor(
                 series=series[start:stop],
-                freq=batch_freqs,
+                freq=freqs[start:stop],
                 prompts=list(prompts[start:stop]),
                 return_tensors="pt",
             )

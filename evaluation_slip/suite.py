@@ -62,18 +62,20 @@ def evaluate_classification_set(
     batch_size: int = 64,
     show_progress: bool = True,
     patchtst_options: dict[str, Any] | None = None,
+    builder_options: dict[str, Any] | None = None,
 ) -> ClassificationEvaluation:
     """Run the protocol on the builder `name`'s train/test splits and add every result to `table`.
 
     `note` labels the rows (e.g. "cross-subject", "transfer"). `baselines` picks among `BASELINES`.
     `patchtst_options` override `patchtst_baseline`'s arguments (seeds, max_epochs, model size) to fit a budget.
+    `builder_options` go to the builder (e.g. `data_dir` of already downloaded raw files, `config_name`).
     """
     from hub_datasets import load_evaluation_set, zero_shot_prompts
 
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
         raise ValueError(f"Unknown baselines {unknown}; choose from {BASELINES}.")
-    options = _full_train_split(name)
+    options = _full_train_split(name) | (builder_options or {})
     train = load_evaluation_set(name, "train", cache_dir=cache_dir, **options)
     test = load_evaluation_set(name, "test", cache_dir=cache_dir, **options)
     y_train, y_test = np.asarray(train["label"]), np.asarray(test["label"])

@@ -27,6 +27,7 @@ from .synthetic import generate_synthetic
 from .windowing import DECIMATION_FACTORS, WINDOW_LENGTHS, random_window, scale_freq
 
 SYNTHETIC = "synthetic"
+MAX_WINDOW_DRAWS = 100
 DEFAULT_SOURCE_WEIGHTS = {
     SYNTHETIC: 0.5,
     "hapt_train": 0.2,
@@ -218,8 +219,17 @@ class SlipCorpus(datasets.GeneratorBasedBuilder):
         )
         recording = recordings[rng.choice(len(recordings), p=probabilities)]
         lengths = [n for n in WINDOW_LENGTHS if config.min_length <= n <= config.max_length]
-        window = random_window(recording.values, rng, lengths, DECIMATION_FACTORS)
-        channels = self._channels(recording.values.shape[0], rng)
+        for _ in range(MAX_WINDOW_DRAWS):
+            window = random_window(recording.values, rng, lengths, DECIMATION_FACTORS)
+            channels = self._channels(recording.values.shape[0], rng)
+            # A window that falls into a recording's gap has nothing to describe or learn from: draw again.
+            if not np.isnan(window.values[channels]).all(axis=1).any():
+                break
+        else:
+            raise ValueError(
+                f"{MAX_WINDOW_DRAWS} windows of {recording.key} in a row had a channel with no observed value; "
+                "the recording is (nearly) all missing: leave it out of the source."
+            )
         info = recording.info
         info = dataclasses.replace(
             info,

@@ -33,6 +33,7 @@ from transformers.models.gemma3.modeling_gemma3 import (
 from transformers.utils import ModelOutput
 
 from .configuration_slip import SlipConfig
+from .sensor_encoder import eager_attention_forward
 
 GEMMA3_CAUSAL_LM_PREFIX = "model."
 SLIP_TEXT_PREFIX = "text_model."
@@ -73,25 +74,6 @@ def last_token_indices(
     return seq_len - 1 - flipped_first
 
 
-def eager_cross_attention(
-    module: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    scaling: float,
-    dropout: float = 0.0,
-    **kwargs,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Plain softmax attention; (B, H, Tq, d) x (B, H, Tk, d) -> (B, Tq, H, d) and the weights."""
-    weights = torch.matmul(query, key.transpose(2, 3)) * scaling
-    if attention_mask is not None:
-        weights = weights + attention_mask
-    weights = nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
-    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
-
-
 class SlipCrossAttention(nn.Module):
     """Multi-head attention from caption tokens to pooled sensor tokens (no mask: every pooled token is valid).
 
@@ -126,7 +108,7 @@ class SlipCrossAttention(nn.Module):
             self.v_proj(context).view(batch, context.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
         )
         attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
-            self.config._attn_implementation, eager_cross_attention
+            self.config._attn_implementation, eager_attention_forward
         )
         output, weights = attention_interface(
             self,

@@ -187,7 +187,8 @@ class SlipProcessor(ProcessorMixin):
         padded = self.tokenizer.pad(
             {"input_ids": encoded["input_ids"]},
             padding=padding,
-            max_length=max_length,
+            # Sequences already respect max_length; the tokenizer needs it only to pad up to it.
+            max_length=max_length if padding == "max_length" else None,
             padding_side=side,
             return_attention_mask=True,
         )

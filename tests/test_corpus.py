@@ -155,3 +155,11 @@ def test_overlap_check_detects_evaluation_data(evaluation_ngrams):
     assert not _contains_any(_ngram_hashes(train_session.values[:, 1000:1128]), evaluation_ngrams).any()
     ecg = Ecg5000()._load("TEST")[0][17]
     assert _contains_any(_ngram_hashes(ecg), evaluation_ngrams).all()
+
+
+def test_no_row_has_a_channel_without_observations(tmp_path):
+    # The forecasting sources have gaps (co2, macro); a window inside one must be redrawn, not emitted.
+    builder = _build(tmp_path, size=300, shard_size=100, source_weights={"forecasting": 1.0}, seed=5)
+    for row in builder.as_dataset(split="train"):
+        series = np.asarray(row["series"], dtype=np.float64)
+        assert np.isfinite(series).any(axis=1).all(), row["id"]

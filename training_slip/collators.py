@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,8 @@ import numpy as np
 import torch
 from transformers import BatchFeature
 from transformers.utils import logging
+
+from processing_slip.frequency import DefaultFrequencyWarning
 
 logger = logging.get_logger(__name__)
 
@@ -20,8 +23,23 @@ def rows_to_series(rows: Sequence[dict[str, Any]], column: str = "series") -> li
 
 
 def rows_to_freqs(rows: Sequence[dict[str, Any]]) -> list[str | None]:
-    """Stored frequencies; "" (unknown rate) becomes None so the feature extractor applies its documented default."""
+    """Stored frequencies; "" (the dataset records no rate, e.g. a synthetic series without a time axis) becomes
+    None, so the feature extractor applies its documented default."""
     return [row["freq"] or None for row in rows]
+
+
+def process_rows(processor: Any, rows: Sequence[dict[str, Any]], **kwargs: Any) -> BatchFeature:
+    """`processor(series=..., freq=..., **kwargs)` on dataset rows. Rows without a rate are reported once per
+    run rather than once per batch."""
+    freqs = rows_to_freqs(rows)
+    with warnings.catch_warnings():
+        if None in freqs:
+            logger.warning_once(
+                "Some rows record no sampling frequency (freq=''); they use the feature extractor's default "
+                f"({processor.feature_extractor.default_freq or '1 s per step'})."
+            )
+            warnings.simplefilter("ignore", DefaultFrequencyWarning)
+        return processor(series=rows_to_series(rows), freq=freqs, **kwargs)
 
 
 def _mask_first_label(labels: torch.Tensor) -> torch.Tensor:
@@ -44,9 +62,9 @@ class SlipPretrainingCollator:
     max_text_length: int = 128
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> BatchFeature:
-        batch = self.processor(
-            series=rows_to_series(rows),
-            freq=rows_to_freqs(rows),
+        batch = process_rows(
+            self.processor,
+            rows,
             text=[row[self.caption_column] for row in rows],
             max_length=self.max_text_length,
             truncation=True,
@@ -90,9 +108,9 @@ class SlipQACollator:
     max_text_length: int = 256
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> BatchFeature:
-        return self.processor(
-            series=rows_to_series(rows),
-            freq=rows_to_freqs(rows),
+        return process_rows(
+            self.processor,
+            rows,
             prompts=[format_question(row) for row in rows],
             answers=[format_answer(row) for row in rows],
             max_length=self.max_text_length,
