@@ -30,7 +30,7 @@ from evaluation_slip.generation import generate_texts
 from evaluation_slip.report import ResultsTable
 from evaluation_slip.retrieval import retrieval_recall
 from evaluation_slip.suite import BASELINES, evaluate_classification_set
-from training_slip.pretraining import DataArguments, ModelArguments, run_pretraining
+from training_slip.pretraining import DataArguments, ModelArguments, load_corpus_splits, run_pretraining
 from training_slip.trainer import SlipTrainingArguments
 
 EVALUATION_SETS = {
@@ -56,8 +56,14 @@ class QuickstartArguments:
         default=64, metadata={"help": "Held-out corpus pairs to caption and score."}
     )
     max_new_tokens: int = field(default=64, metadata={"help": "Tokens per generated caption."})
+    evaluate_only: bool = field(
+        default=False,
+        metadata={"help": "Evaluate the model already saved in --output_dir instead of pretraining."},
+    )
     patchtst_seeds: int = field(default=3, metadata={"help": "Seeds of the supervised PatchTST baseline."})
-    patchtst_epochs: int = field(default=3, metadata={"help": "Most epochs per PatchTST run (early stopping)."})
+    patchtst_epochs: int = field(
+        default=3, metadata={"help": "Most epochs per PatchTST run (early stopping)."}
+    )
 
 
 def quickstart_defaults() -> list[str]:
@@ -128,7 +134,10 @@ def main() -> None:
     )
     started = time.time()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    trainer, _ = run_pretraining(model_args, data_args, training_args)
+    if args.evaluate_only:
+        validation = load_corpus_splits(data_args, training_args.seed)["test"]
+    else:
+        validation = run_pretraining(model_args, data_args, training_args)[0].eval_dataset
     model_dir = training_args.output_dir
     pretrain_minutes = (time.time() - started) / 60
 
@@ -156,11 +165,12 @@ def main() -> None:
                 f"SLIP zero-shot on {name} test",
                 os.path.join(figures, f"zero_shot_confusion_{name}.png"),
             )
-    extra = _retrieval_and_captions(args, model_dir, trainer.eval_dataset, table, figures)
+    extra = _retrieval_and_captions(args, model_dir, validation, table, figures)
 
     minutes = (time.time() - started) / 60
     header = (
-        f"SLIP {model_args.preset} preset, {training_args.max_steps} steps x {training_args.per_device_train_batch_size} "
+        ("evaluation only; " if args.evaluate_only else "")
+        + f"SLIP {model_args.preset} preset, {training_args.max_steps} steps x {training_args.per_device_train_batch_size} "
         f"pairs from a {data_args.corpus_size}-pair corpus; pretraining {pretrain_minutes:.1f} min, "
         f"everything {minutes:.1f} min on {torch.get_num_threads()} CPU threads"
         + (f" / {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "")

@@ -1,7 +1,7 @@
 """Evaluate a SLIP checkpoint on any classification builder of `hub_datasets.BUILDERS` by name.
 
-    python examples/evaluate.py --model_name_or_path outputs/quickstart --datasets uci_har_hapt,ecg200
-    python examples/evaluate.py --model_name_or_path runs/slip-base --datasets ptb_xl,wisdm \
+    python examples/run_evaluation.py --model_name_or_path outputs/quickstart --datasets uci_har_hapt,ecg200
+    python examples/run_evaluation.py --model_name_or_path runs/slip-base --datasets ptb_xl,wisdm \
         --dataset_data_dir ptb_xl=/data/ptb-xl,wisdm=/data/wisdm   # downloadable sets: raw files or internet
 
 Per set: linear probe of the frozen features and of a randomly initialised copy, statistical features + LR,
