@@ -13,6 +13,7 @@ BasicMotions, ECG200 and ECG5000 measure cross-dataset transfer.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ class EvaluationConfig(datasets.BuilderConfig):
             )
 
 
-class _ClassificationBuilder(datasets.GeneratorBasedBuilder):
+class _ClassificationBuilder(datasets.GeneratorBasedBuilder, abc.ABC):
     """Shared ``_info`` and splits; subclasses name their labels, prompts, channels and rate."""
 
     VERSION = datasets.Version("1.0.0")
@@ -101,9 +102,9 @@ class _ClassificationBuilder(datasets.GeneratorBasedBuilder):
             description=self.DESCRIPTION, features=classification_features(self.LABEL_NAMES)
         )
 
+    @abc.abstractmethod
     def _splits(self) -> dict[str, object]:
         """Split name -> what `_generate_examples` needs to produce it."""
-        raise NotImplementedError
 
     def _split_generators(self, dl_manager):
         return [
@@ -137,9 +138,9 @@ def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.nda
 class _TrainTestBuilder(_ClassificationBuilder):
     """Sets published as train/test arrays; validation is a stratified share of train."""
 
+    @abc.abstractmethod
     def _load(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(N, C, L) series and (N,) label indices of the official ``split`` ("TRAIN" or "TEST")."""
-        raise NotImplementedError
 
     def _splits(self) -> dict[str, object]:
         series, labels = self._load("TRAIN")

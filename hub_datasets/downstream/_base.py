@@ -11,6 +11,7 @@ that wants real paths (``wfdb``) are unpacked the same way, into a temporary fol
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import importlib
 import os
@@ -126,14 +127,14 @@ def _check_tar(path: Path, name: str) -> None:
         raise SourceFileError(f"{name}: not a readable tar archive ({error}); download it again.") from error
 
 
-class DownstreamBuilder(datasets.GeneratorBasedBuilder):
+class DownstreamBuilder(datasets.GeneratorBasedBuilder, abc.ABC):
     """Base builder: resolves, verifies and (when a reader needs paths) unpacks the raw files."""
 
     BUILDER_CONFIG_CLASS = SourceConfig
 
+    @abc.abstractmethod
     def source_files(self) -> Sequence[SourceFile]:
         """The raw files this configuration needs."""
-        raise NotImplementedError
 
     def fetch_sources(self, dl_manager: datasets.DownloadManager) -> dict[str, Path]:
         """Return ``{file name: verified local path}`` for every source file."""
