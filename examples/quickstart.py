@@ -133,7 +133,6 @@ def main() -> None:
         args=quickstart_defaults() + sys.argv[1:]
     )
     started = time.time()
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
     if args.evaluate_only:
         validation = load_corpus_splits(data_args, training_args.seed)["test"]
     else:

@@ -1,4 +1,5 @@
-"""SLIP models for `transformers`; importing this package registers them with the Auto classes.
+"""SLIP models for `transformers`; importing this package registers them (and `processing_slip`'s processor)
+with the Auto classes.
 
 - `AutoConfig`: model types "slip" (`SlipConfig`) and "slip_sensor" (`SlipSensorConfig`).
 - `AutoModel` -> `SlipModel` (dual encoder: embeddings, zero-shot, retrieval, probing features).
@@ -32,6 +33,10 @@ AutoModelForCausalLM.register(SlipConfig, SlipForConditionalGeneration, exist_ok
 SlipConfig.register_for_auto_class()
 SlipModel.register_for_auto_class("AutoModel")
 SlipForConditionalGeneration.register_for_auto_class("AutoModelForCausalLM")
+
+# AutoProcessor falls back to a bare tokenizer when no processor is registered for "slip": register it here too,
+# so one import makes both `AutoModel` and `AutoProcessor` load a SLIP directory.
+import processing_slip  # noqa: E402, F401
 
 __all__ = [
     "SlipConfig",

@@ -7,8 +7,12 @@ builds (or loads) the processor and the model, trains with `SlipTrainer`, and sa
 
 from __future__ import annotations
 
+import inspect
+import json
+import math
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import datasets
 from transformers import AutoProcessor, AutoTokenizer, set_seed
@@ -50,6 +54,13 @@ class ModelArguments:
     target_patches: int = field(
         default=64, metadata={"help": "Patches per channel the processor's patch-size policy aims for."}
     )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={
+            "help": "Override SlipConfig fields of a preset, e.g. "
+            '"contrastive_loss_weight=2.0,logit_scale_init_value=2.3" (as in run_clm.py).'
+        },
+    )
 
 
 @dataclass
@@ -69,6 +80,13 @@ class DataArguments:
         default="statistical,structural,semantic",
         metadata={"help": "Caption levels trained on, comma separated (statistical, structural, semantic)."},
     )
+    source_weights: str | None = field(
+        default=None,
+        metadata={
+            "help": 'Share of corpus rows per source, e.g. "synthetic=0.4,hapt_train=0.3,forecasting=0.3" '
+            "(sources left out get none). Default: the corpus builder's mix."
+        },
+    )
     caption_column: str = field(
         default="caption", metadata={"help": "Column holding the caption to train on."}
     )
@@ -80,6 +98,39 @@ class DataArguments:
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Processes for corpus building."}
     )
+
+
+def parse_source_weights(text: str) -> dict[str, float]:
+    """"name=weight,name=weight" -> {name: weight}; the corpus builder checks the names and values."""
+    weights = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = math.nan
+        if not sep or not math.isfinite(weight):
+            raise ValueError(f'--source_weights items must read "name=weight" with a number, got {item!r}.')
+        weights[name.strip()] = weight
+    return weights
+
+
+def parse_config_overrides(text: str | None) -> dict[str, Any]:
+    """"field=value,..." -> typed keyword arguments for `SlipConfig.from_preset` (values parsed as JSON when they
+    can be, so numbers and booleans keep their types)."""
+    overrides: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f'--config_overrides items must read "field=value", got {item!r}.')
+        try:
+            overrides[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[name.strip()] = value
+    unknown = sorted(set(overrides) - set(inspect.signature(SlipConfig.__init__).parameters))
+    if unknown:
+        raise ValueError(f"--config_overrides names unknown SlipConfig fields {unknown}.")
+    return overrides
 
 
 def load_corpus_splits(data_args: DataArguments, seed: int) -> datasets.DatasetDict:
@@ -95,6 +146,7 @@ def load_corpus_splits(data_args: DataArguments, seed: int) -> datasets.DatasetD
             size=data_args.corpus_size,
             seed=data_args.corpus_seed,
             level_mix=tuple(level.strip() for level in data_args.level_mix.split(",")),
+            **({"source_weights": parse_source_weights(data_args.source_weights)} if data_args.source_weights else {}),
         )
     if data_args.caption_column not in dataset.column_names:
         raise ValueError(
@@ -123,9 +175,11 @@ def build_model(model_args: ModelArguments) -> SlipForConditionalGeneration:
     attn = model_args.attn_implementation
     if model_args.model_name_or_path:
         return SlipForConditionalGeneration.from_pretrained(
-            model_args.model_name_or_path, attn_implementation=attn
+            model_args.model_name_or_path,
+            attn_implementation=attn,
+            **parse_config_overrides(model_args.config_overrides),
         )
-    preset = SlipConfig.from_preset(model_args.preset)
+    preset = SlipConfig.from_preset(model_args.preset, **parse_config_overrides(model_args.config_overrides))
     if model_args.text_model_name_or_path:
         model = SlipForConditionalGeneration.from_text_pretrained(
             model_args.text_model_name_or_path,
