@@ -7,6 +7,7 @@ directly (``download_and_prepare()`` / ``as_dataset()``); no loading script is i
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 import datasets
@@ -108,7 +109,7 @@ def card_text(name: str, builder: datasets.DatasetBuilder) -> str:
     if name == "slip_corpus":
         lines += ["## Sources", "", source_table(builder.config), ""]
     if type(builder).__doc__:
-        lines += ["## About", "", type(builder).__doc__.strip(), ""]
+        lines += ["## About", "", inspect.cleandoc(type(builder).__doc__), ""]
     try:
         prompts = zero_shot_prompts(name)
     except ValueError:

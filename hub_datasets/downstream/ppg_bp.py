@@ -132,7 +132,13 @@ def read_sheet(data: bytes) -> pd.DataFrame:
 
 
 class PpgBp(DownstreamBuilder):
-    """Raw PPG segments with one cardiovascular class per subject."""
+    """Raw PPG segments with one cardiovascular class per subject.
+
+    Compared with the SLIP authors' release: theirs has three tasks (stroke 2 classes, diabetes 2,
+    hypertension 4); a third-party converter measured ~4 s windows. Ours has the same three tasks as configs
+    ``cva``, ``dm`` and ``htn`` (plus the 4-condition config) and keeps the full 2.1 s segments at 1 kHz, the
+    source's segment as published; subjects are held out.
+    """
 
     VERSION = datasets.Version("1.0.0")
     BUILDER_CONFIGS = [
