@@ -34,8 +34,8 @@ SlipConfig.register_for_auto_class()
 SlipModel.register_for_auto_class("AutoModel")
 SlipForConditionalGeneration.register_for_auto_class("AutoModelForCausalLM")
 
-# AutoProcessor falls back to a bare tokenizer when no processor is registered for "slip": register it here too,
-# so one import makes both `AutoModel` and `AutoProcessor` load a SLIP directory.
+# AutoProcessor falls back to a bare tokenizer when no processor is registered for "slip": register it here
+# too, so one import makes both `AutoModel` and `AutoProcessor` load a SLIP directory.
 import processing_slip  # noqa: E402, F401
 
 __all__ = [

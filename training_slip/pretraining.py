@@ -100,33 +100,43 @@ class DataArguments:
     )
 
 
+def _assignments(text: str | None, option: str, form: str) -> list[tuple[str, str]]:
+    """"a=1, b=2" -> [("a", "1"), ("b", "2")]; an item without a name or "=" is an error naming `option`."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f'{option} items must read "{form}", got {item!r}.')
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
 def parse_source_weights(text: str) -> dict[str, float]:
     """"name=weight,name=weight" -> {name: weight}; the corpus builder checks the names and values."""
     weights = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
+    for name, value in _assignments(text, "--source_weights", "name=weight"):
         try:
-            weight = float(value)
+            weights[name] = float(value)
         except ValueError:
-            weight = math.nan
-        if not sep or not math.isfinite(weight):
-            raise ValueError(f'--source_weights items must read "name=weight" with a number, got {item!r}.')
-        weights[name.strip()] = weight
+            weights[name] = math.nan
+        if not math.isfinite(weights[name]):
+            raise ValueError(
+                f'--source_weights items must read "name=weight" with a number, got {name}={value!r}.'
+            )
     return weights
 
 
 def parse_config_overrides(text: str | None) -> dict[str, Any]:
-    """"field=value,..." -> typed keyword arguments for `SlipConfig.from_preset` (values parsed as JSON when they
-    can be, so numbers and booleans keep their types)."""
+    """"field=value,..." -> typed keyword arguments for `SlipConfig.from_preset` (values parsed as JSON when
+    they can be, so numbers and booleans keep their types). Unlike `PretrainedConfig.update_from_string`, this
+    checks names against the constructor and passes values through it, so fields that default to None can be
+    set and fields derived in `__init__` follow."""
     overrides: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in (text or "").split(","))):
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f'--config_overrides items must read "field=value", got {item!r}.')
+    for name, value in _assignments(text, "--config_overrides", "field=value"):
         try:
-            overrides[name.strip()] = json.loads(value)
+            overrides[name] = json.loads(value)
         except json.JSONDecodeError:
-            overrides[name.strip()] = value
+            overrides[name] = value
     unknown = sorted(set(overrides) - set(inspect.signature(SlipConfig.__init__).parameters))
     if unknown:
         raise ValueError(f"--config_overrides names unknown SlipConfig fields {unknown}.")
@@ -140,13 +150,16 @@ def load_corpus_splits(data_args: DataArguments, seed: int) -> datasets.DatasetD
     else:
         from hub_datasets import load_corpus
 
+        options = {}
+        if data_args.source_weights:
+            options["source_weights"] = parse_source_weights(data_args.source_weights)
         dataset = load_corpus(
             cache_dir=data_args.dataset_cache_dir,
             num_proc=data_args.preprocessing_num_workers,
             size=data_args.corpus_size,
             seed=data_args.corpus_seed,
             level_mix=tuple(level.strip() for level in data_args.level_mix.split(",")),
-            **({"source_weights": parse_source_weights(data_args.source_weights)} if data_args.source_weights else {}),
+            **options,
         )
     if data_args.caption_column not in dataset.column_names:
         raise ValueError(
