@@ -151,7 +151,7 @@ def freq_string(seconds_per_step: float | None) -> str:
 class SlipCorpus(datasets.GeneratorBasedBuilder):
     """Sensor-caption pretraining pairs (one ``train`` split)."""
 
-    VERSION = datasets.Version("1.0.0")
+    VERSION = datasets.Version("1.1.0")
     BUILDER_CONFIG_CLASS = SlipCorpusConfig
     BUILDER_CONFIGS = [SlipCorpusConfig(name="default", version=VERSION)]
     DEFAULT_CONFIG_NAME = "default"

@@ -136,6 +136,10 @@ class SlipProcessor(ProcessorMixin):
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
         return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
 
+    def caption_lengths(self, texts: list[str]) -> list[int]:
+        """Tokens each caption takes as `text=` input, <bos> and <eos> included (before any truncation)."""
+        return [len(ids) + 2 for ids in self._tokenize(list(texts))]
+
     def _encode_captions(self, texts: list[str], max_length: int | None, truncation: bool) -> dict[str, list]:
         bos, eos = (
             self._token_id(self.tokenizer.bos_token, "<bos>"),

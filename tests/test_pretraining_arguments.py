@@ -1,7 +1,10 @@
 """Command-line values of `examples/pretrain.py` that are parsed beyond what HfArgumentParser does."""
 
 import pytest
+from transformers.testing_utils import CaptureLogger
 
+from processing_slip import SlipFeatureExtractor, SlipProcessor, train_caption_tokenizer
+from training_slip import pretraining
 from training_slip.pretraining import (
     DataArguments,
     ModelArguments,
@@ -54,7 +57,32 @@ def test_source_weights_shape_the_corpus(tmp_path):
     assert sources == {"synthetic", "hapt_train"}
 
 
+def test_univariate_ratio_reaches_the_corpus(tmp_path):
+    args = DataArguments(
+        corpus_size=24,
+        validation_size=4,
+        dataset_cache_dir=str(tmp_path),
+        source_weights="hapt_train=1",
+        univariate_ratio=0.0,
+    )
+    splits = load_corpus_splits(args, seed=0)
+    assert all(len(names) > 1 for names in splits["train"]["channel_names"])
+
+
 def test_unknown_source_is_named(tmp_path):
     args = DataArguments(corpus_size=8, dataset_cache_dir=str(tmp_path), source_weights="imagenet=1")
     with pytest.raises(ValueError, match="imagenet"):
         load_corpus_splits(args, seed=0)
+
+
+def test_long_captions_are_counted_before_training():
+    captions = ["walking upstairs " * 20, "sitting", "standing still"]
+    processor = SlipProcessor(SlipFeatureExtractor(), train_caption_tokenizer(captions * 10, vocab_size=300))
+    longest = processor.caption_lengths(captions)[0]
+    with CaptureLogger(pretraining.logger) as captured:
+        pretraining._warn_long_captions(processor, captions, max_text_length=longest - 1)
+    assert "1 of 3 training captions (33.3%)" in captured.out
+    assert f"--max_text_length {longest} " in captured.out
+    with CaptureLogger(pretraining.logger) as captured:
+        pretraining._warn_long_captions(processor, captions, max_text_length=longest)
+    assert captured.out == ""

@@ -90,6 +90,12 @@ def test_caption_max_length(processor, tokenizer):
     assert cut["input_ids"][0][-1] == tokenizer.eos_token_id
 
 
+def test_caption_lengths_count_what_the_processor_encodes(processor):
+    texts = ["the wrist sensor falls quickly", "x", ""]
+    encoded = processor(text=texts, padding=False)
+    assert processor.caption_lengths(texts) == [len(ids) for ids in encoded["input_ids"]]
+
+
 def test_finetuning_labels_mask_prompt_and_padding(processor, tokenizer):
     prompts = ["What is the person doing?", [{"role": "user", "content": "Describe the signal."}]]
     answers = ["walking", "it rises from 1 to 3 g"]

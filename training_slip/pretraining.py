@@ -87,6 +87,13 @@ class DataArguments:
             "(sources left out get none). Default: the corpus builder's mix."
         },
     )
+    univariate_ratio: float | None = field(
+        default=None,
+        metadata={
+            "help": "Share of univariate rows among synthetic rows and windows of multichannel sources. "
+            "Default: the corpus builder's (0.5)."
+        },
+    )
     caption_column: str = field(
         default="caption", metadata={"help": "Column holding the caption to train on."}
     )
@@ -153,6 +160,8 @@ def load_corpus_splits(data_args: DataArguments, seed: int) -> datasets.DatasetD
         options = {}
         if data_args.source_weights:
             options["source_weights"] = parse_source_weights(data_args.source_weights)
+        if data_args.univariate_ratio is not None:
+            options["univariate_ratio"] = data_args.univariate_ratio
         dataset = load_corpus(
             cache_dir=data_args.dataset_cache_dir,
             num_proc=data_args.preprocessing_num_workers,
@@ -204,6 +213,18 @@ def build_model(model_args: ModelArguments) -> SlipForConditionalGeneration:
     return SlipForConditionalGeneration._from_config(preset, attn_implementation=attn)
 
 
+def _warn_long_captions(processor: SlipProcessor, captions: list[str], max_text_length: int) -> None:
+    """Say up front how many captions the collator will cut: a cut caption loses its end, often its label."""
+    lengths = processor.caption_lengths(captions)
+    long = sum(length > max_text_length for length in lengths)
+    if long:
+        logger.warning(
+            f"{long} of {len(lengths)} training captions ({100 * long / len(lengths):.1f}%) are longer than "
+            f"--max_text_length {max_text_length} tokens (longest {max(lengths)}) and will be cut from the end, "
+            f"losing what they say last; pass --max_text_length {max(lengths)} to keep them whole."
+        )
+
+
 def run_pretraining(
     model_args: ModelArguments, data_args: DataArguments, training_args: SlipTrainingArguments
 ) -> tuple[SlipTrainer, SlipProcessor]:
@@ -221,6 +242,7 @@ def run_pretraining(
             f"The tokenizer has {len(processor.tokenizer)} tokens but the text tower only "
             f"{model.config.text_config.vocab_size}; use the text model's own tokenizer."
         )
+    _warn_long_captions(processor, splits["train"][data_args.caption_column], data_args.max_text_length)
     train = add_token_lengths(splits["train"], processor.feature_extractor)
     validation = add_token_lengths(splits["test"], processor.feature_extractor)
     trainer = SlipTrainer(
