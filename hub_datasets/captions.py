@@ -242,6 +242,13 @@ def describe_series(
     return {level: parts[level] for level in levels}
 
 
+def semantic_caption(info: SeriesDescription, length: int, *, seed: int) -> str:
+    """The semantic level alone, which needs no values: zero-shot prompts built with it read like the corpus
+    captions the text tower learned from (``seed`` picks the phrasing, as in ``describe_series``)."""
+    axis = TimeAxis(length, info.seconds_per_step, info.start)
+    return _semantic(info, axis, _Writer(seed), len(info.channel_names), length)
+
+
 def _duration_clause(axis: TimeAxis, length: int) -> str:
     return "" if axis.seconds_per_step is None else f" ({axis.duration(length)})"
 

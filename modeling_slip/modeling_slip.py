@@ -34,6 +34,7 @@ from .configuration_slip import SlipConfig
 from .losses import IGNORE_INDEX, caption_loss, clip_loss
 from .sensor_encoder import SlipSensorEncoder, SlipSensorEncoderOutput
 from .text_tower import (
+    CACHE_ARGUMENT,
     SLIP_TEXT_PREFIX,
     SlipTextTransformer,
     SlipTextTransformerOutput,
@@ -83,7 +84,7 @@ class SlipForConditionalGenerationOutput(ModelOutput):
     sensor_embeds: torch.Tensor | None = None
     text_embeds: torch.Tensor | None = None
     logit_scale: torch.Tensor | None = None
-    past_key_values: Cache | None = None
+    cache: Cache | None = None
     sensor_context: torch.Tensor | None = None
     text_model_output: SlipTextTransformerOutput | None = None
     sensor_model_output: SlipSensorEncoderOutput | None = None
@@ -111,7 +112,7 @@ class SlipPreTrainedModel(PreTrainedModel):
         "Gemma3DecoderLayer",
         "SlipCrossAttentionLayer",
     ]
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["cache", "past_key_values"]
     # Losses are per-batch means; Trainer handles gradient accumulation (see module docstring).
     accepts_loss_kwargs = False
 
@@ -440,7 +441,7 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
         labels: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         sensor_context: torch.Tensor | None = None,
         use_cache: bool | None = None,
@@ -449,6 +450,7 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
         logits_to_keep: int | torch.Tensor = 0,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        past_key_values: Cache | None = None,
         **kwargs: Any,
     ) -> SlipForConditionalGenerationOutput:
         """Caption logits and, with `return_loss`, the weighted sum of the contrastive and caption losses.
@@ -459,7 +461,9 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
         The caption loss is next-token CE on `labels`, or on `input_ids` with padding (attention_mask == 0)
         ignored when no labels are given. `output_attentions` returns the sensor encoder's attention maps (the
         text tower's are not collected); other keyword arguments go to the Gemma attention layers.
+        `past_key_values` is the KV cache's name in transformers < 5.24 (its `generate` passes it so).
         """
+        cache = cache if cache is not None else past_key_values
         text_batch = (input_ids if input_ids is not None else inputs_embeds).shape[0]
         sensor_output = None
         sensor_embeds = None
@@ -476,21 +480,21 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
         if contrastive is None:
             contrastive = (
                 sensor_embeds is not None
-                and past_key_values is None
+                and cache is None
                 and self.config.contrastive_loss_weight > 0
             )
         if contrastive and sensor_embeds is None:
             raise ValueError(
                 "contrastive=True needs the raw sensor inputs, not a precomputed sensor_context."
             )
-        if use_cache and past_key_values is None:
-            past_key_values = DynamicCache(config=self.config.text_config)
+        if use_cache and cache is None:
+            cache = DynamicCache(config=self.config.text_config)
 
         text_output = self.text_model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            cache=cache,
             inputs_embeds=inputs_embeds,
             sensor_context=sensor_context,
             run_decoder=True,
@@ -535,11 +539,20 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
             sensor_embeds=sensor_embeds,
             text_embeds=text_embeds,
             logit_scale=scale,
-            past_key_values=text_output.past_key_values,
+            cache=text_output.cache,
             sensor_context=sensor_context,
             text_model_output=text_output,
             sensor_model_output=sensor_output,
         )
+
+    def _update_model_kwargs_for_generation(
+        self, outputs: SlipForConditionalGenerationOutput, model_kwargs: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Hand our `cache` output to the next decoding step under the name this transformers' `generate` uses
+        (before 5.24 it only looks for `past_key_values`)."""
+        model_kwargs = super()._update_model_kwargs_for_generation(outputs, model_kwargs, *args, **kwargs)
+        model_kwargs[CACHE_ARGUMENT] = outputs.cache
+        return model_kwargs
 
     @torch.no_grad()
     def generate(

@@ -7,13 +7,15 @@ over a caption therefore yields both the text embedding and the caption logits (
 
 The Gemma-3 building blocks (`Gemma3DecoderLayer`, `Gemma3RMSNorm`, `Gemma3TextScaledWordEmbedding`,
 `Gemma3RotaryEmbedding`) and the causal / sliding-window mask builders are reused from `transformers`
-(same call signatures in transformers 5.17 through 5.23). Parameter names follow `Gemma3TextModel`, so a
+(same call signatures in transformers 5.17 through 5.24, except the KV cache argument: see `CACHE_ARGUMENT`).
+Parameter names follow `Gemma3TextModel`, so a
 `Gemma3ForCausalLM` state dict loads by replacing the key prefix "model." with "text_model." (see
 `gemma3_to_slip_state_dict`).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,6 +44,9 @@ _MASK_BUILDERS: dict[str, Callable[..., torch.Tensor | None]] = {
     "full_attention": create_causal_mask,
     "sliding_attention": create_sliding_window_causal_mask,
 }
+CACHE_ARGUMENT = "cache" if "cache" in inspect.signature(create_causal_mask).parameters else "past_key_values"
+"""What transformers calls the KV cache in layer and mask calls, model inputs and outputs: `cache` from 5.24 on,
+`past_key_values` before. Our own outputs name it `cache` and our forwards accept both names."""
 
 
 def gemma3_to_slip_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -148,7 +153,7 @@ class SlipTextTransformerOutput(ModelOutput):
 
     text_hidden_state: torch.Tensor | None = None
     last_hidden_state: torch.Tensor | None = None
-    past_key_values: Cache | None = None
+    cache: Cache | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
@@ -192,7 +197,7 @@ class SlipTextTransformer(nn.Module):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         sensor_context: torch.Tensor | None = None,
         run_decoder: bool = True,
@@ -223,7 +228,7 @@ class SlipTextTransformer(nn.Module):
             raise ValueError(
                 f"attention_mask has batch size {attention_mask.shape[0]} but the text inputs have {batch}."
             )
-        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        past_length = cache.get_seq_length() if cache is not None else 0
         if position_ids is None:
             position_ids = self._position_ids(attention_mask, past_length, seq_len, inputs_embeds.device)
 
@@ -233,8 +238,8 @@ class SlipTextTransformer(nn.Module):
                 config=self.config,
                 inputs_embeds=inputs_embeds,
                 attention_mask=attention_mask,
-                past_key_values=past_key_values,
                 position_ids=position_ids,
+                **{CACHE_ARGUMENT: cache},
             )
             for layer_type in set(layer_types)
         }
@@ -253,7 +258,7 @@ class SlipTextTransformer(nn.Module):
                 attention_mask=masks[layer_types[idx]],
                 position_embeddings=rope[layer_types[idx]],
                 position_ids=position_ids,
-                past_key_values=past_key_values,
+                **{CACHE_ARGUMENT: cache},
                 **kwargs,
             )
             if idx >= self.split_layer:
@@ -268,6 +273,6 @@ class SlipTextTransformer(nn.Module):
         return SlipTextTransformerOutput(
             text_hidden_state=text_hidden_state,
             last_hidden_state=self.norm(hidden_states) if run_decoder else None,
-            past_key_values=past_key_values,
+            cache=cache,
             hidden_states=all_hidden_states,
         )

@@ -195,19 +195,22 @@ def read_hapt_train(data_dir: str | None = None) -> Iterator[Recording]:
     phone, and a caption clause the series cannot support only gives the contrastive loss text to ignore."""
     for session in hapt_sessions(UCI_HAR_TRAIN_SUBJECTS, data_dir):
         for run, (start, stop, label) in enumerate(label_runs(session.labels)):
-            activity = LABEL_NAMES.get(label)
-            info = SeriesDescription(
-                channel_names=CHANNEL_NAMES,
-                units=UNITS,
-                seconds_per_step=1 / SAMPLE_RATE_HZ,
-                domain=DOMAIN,
-                device=DEVICE,
-                description=f"Body acceleration and angular velocity of a person {_during(label)}",
-                label=activity,
-            )
             yield Recording(
                 key=f"hapt/subject{session.subject:02d}/session{session.session}/run{run:03d}",
                 values=session.values[:, start:stop],
-                info=info,
+                info=describe_recording(label),
                 freq=f"{SAMPLE_RATE_HZ}Hz",
             )
+
+
+def describe_recording(label: int) -> SeriesDescription:
+    """What a caption may say of a HAPT run of one label (also what UCI-HAR's zero-shot prompts say)."""
+    return SeriesDescription(
+        channel_names=CHANNEL_NAMES,
+        units=UNITS,
+        seconds_per_step=1 / SAMPLE_RATE_HZ,
+        domain=DOMAIN,
+        device=DEVICE,
+        description=f"Body acceleration and angular velocity of a person {_during(label)}",
+        label=LABEL_NAMES.get(label),
+    )
