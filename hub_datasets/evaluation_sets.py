@@ -22,12 +22,14 @@ import datasets
 import numpy as np
 import pandas as pd
 
+from .captions import semantic_caption
 from .schema import classification_features
 from .sources.base import SourceFileError, data_file
 from .sources.hapt import (
     ALL_SUBJECTS,
     UCI_HAR_TEST_SUBJECTS,
     UCI_HAR_TRAIN_SUBJECTS,
+    describe_recording,
     hapt_arrays,
     hapt_sessions,
     label_runs,
@@ -41,8 +43,28 @@ from .sources.hapt import (
 from .windowing import sliding_windows
 
 UCI_HAR_WINDOW = 128
+PROMPT_PHRASINGS = 12
 UCI_HAR_STEP = 64
 UCI_HAR_VALIDATION_SUBJECTS = (28, 29, 30)
+
+
+def uci_har_prompts(label_names: Sequence[str]) -> dict[str, list[str]]:
+    """UCI-HAR prompts written as the corpus writes its HAPT captions (device, channels, rate, activity, label),
+    in up to `PROMPT_PHRASINGS` phrasings each.
+
+    A text tower trained only on corpus captions embeds plain prompts ("a person walking") far from every
+    caption it saw: with the `tiny` preset all six landed in one class. HAPT labels 1-6 are UCI-HAR's classes,
+    in the same order.
+    """
+    return {
+        name: list(
+            dict.fromkeys(
+                semantic_caption(describe_recording(label), UCI_HAR_WINDOW, seed=seed)
+                for seed in range(PROMPT_PHRASINGS)
+            )
+        )
+        for label, name in enumerate(label_names, start=1)
+    }
 
 
 @dataclass
@@ -170,26 +192,7 @@ class UciHarHapt(_ClassificationBuilder):
 
     DATASET_NAME = "uci_har_hapt"
     LABEL_NAMES = ("walking", "upstairs", "downstairs", "sitting", "standing", "lying")
-    ZERO_SHOT_PROMPTS = {
-        "walking": [
-            "a person walking",
-            "someone walking on level ground",
-            "motion of a person who is walking",
-        ],
-        "upstairs": [
-            "a person walking upstairs",
-            "someone climbing stairs",
-            "motion of a person going upstairs",
-        ],
-        "downstairs": [
-            "a person walking downstairs",
-            "someone descending stairs",
-            "motion of a person going downstairs",
-        ],
-        "sitting": ["a person sitting", "someone sitting still", "motion of a person who is seated"],
-        "standing": ["a person standing", "someone standing still", "motion of a person standing upright"],
-        "lying": ["a person lying down", "someone lying still", "motion of a person lying on their back"],
-    }
+    ZERO_SHOT_PROMPTS = uci_har_prompts(LABEL_NAMES)
     CHANNEL_NAMES = HAPT_CHANNELS
     FREQ = f"{HAPT_RATE}Hz"
     DESCRIPTION = (

@@ -15,7 +15,9 @@ from hub_datasets.captions import (
     compose_caption,
     describe_series,
     format_number,
+    semantic_caption,
 )
+from hub_datasets.sources.hapt import describe_recording
 from hub_datasets.synthetic import coupled_components, generate_synthetic, render_series, sample_attributes
 
 NUMBER = r"(-?\d+(?:\.\d+)?)"
@@ -350,3 +352,12 @@ def test_real_series_sunspots_and_co2():
     assert_stated(
         parse_statistics(re.sub(r"\(?on (?=\d)", "at ", caption["statistical"]))["mean"][0], np.nanmean(co2)
     )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_semantic_caption_is_the_semantic_level_without_values(seed):
+    info = describe_recording(2)
+    values = np.random.default_rng(seed).normal(size=(6, 128))
+    described = describe_series(values, info, seed=seed, levels=("semantic",))["semantic"]
+    assert semantic_caption(info, 128, seed=seed) == described
+    assert "while walking upstairs" in described and "walking upstairs." in described.split("while")[-1]

@@ -92,6 +92,8 @@ def test_zero_shot_prompts_cover_every_label():
         assert list(prompts) == list(BUILDERS[name].LABEL_NAMES)
         assert all(len(texts) >= 2 and all(texts) for texts in prompts.values())
     assert "walking" in zero_shot_prompts("uci_har")
+    upstairs = zero_shot_prompts("uci_har_hapt")["upstairs"]
+    assert all("Samsung Galaxy S II" in text and text.endswith("walking upstairs.") for text in upstairs)
     with pytest.raises(ValueError, match="has no zero-shot prompts"):
         zero_shot_prompts("slip_corpus")
 
