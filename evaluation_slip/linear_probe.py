@@ -225,7 +225,7 @@ def linear_probe(
     val_fraction: float = 0.2,
     selection_metric: str = "accuracy",
     c_grid: Sequence[float] = DEFAULT_C_GRID,
-    max_iter: int = 100,
+    max_iter: int = 1000,
     max_epochs: int = 100,
     lr: float = 1e-2,
     weight_decay: float = 0.0,
@@ -238,6 +238,7 @@ def linear_probe(
     linear layer trained with AdamW, the epoch count (<= `max_epochs`) chosen on validation. `train_groups`
     (e.g. subjects) makes the validation split subject-disjoint. The seed varies the validation split (and
     the torch initialisation); lbfgs itself is deterministic, so seeds that pick the same C score the same.
+    `max_iter` is lbfgs's budget: at 100 (sklearn's default) the weakly regularised fits stopped unconverged.
     """
     x_train, y_train = _check_features("train", train_features, train_labels)
     x_test, y_test = _check_features("test", test_features, test_labels)
