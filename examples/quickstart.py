@@ -1,6 +1,6 @@
 """The end-to-end SLIP run: build the corpus, pretrain, reload with the Auto classes, evaluate, draw figures.
 
-    python examples/quickstart.py                     # tiny preset on CPU (about 15 minutes on 2 cores)
+    python examples/quickstart.py                     # tiny preset on CPU (about 12 minutes on 2 cores)
     python examples/quickstart.py --text_model_name_or_path gemma-3-270m --preset base --bf16 ...  # GPU
 
 Evaluation (all on data kept out of the corpus): linear probe and zero-shot on UCI-HAR test subjects
