@@ -43,9 +43,9 @@ from .sources.hapt import (
 from .windowing import sliding_windows
 
 UCI_HAR_WINDOW = 128
-PROMPT_PHRASINGS = 12
 UCI_HAR_STEP = 64
 UCI_HAR_VALIDATION_SUBJECTS = (28, 29, 30)
+PROMPT_PHRASINGS = 12
 
 
 def uci_har_prompts(label_names: Sequence[str]) -> dict[str, list[str]]:

@@ -8,9 +8,8 @@ over a caption therefore yields both the text embedding and the caption logits (
 The Gemma-3 building blocks (`Gemma3DecoderLayer`, `Gemma3RMSNorm`, `Gemma3TextScaledWordEmbedding`,
 `Gemma3RotaryEmbedding`) and the causal / sliding-window mask builders are reused from `transformers`
 (same call signatures in transformers 5.17 through 5.24, except the KV cache argument: see `CACHE_ARGUMENT`).
-Parameter names follow `Gemma3TextModel`, so a
-`Gemma3ForCausalLM` state dict loads by replacing the key prefix "model." with "text_model." (see
-`gemma3_to_slip_state_dict`).
+Parameter names follow `Gemma3TextModel`, so a `Gemma3ForCausalLM` state dict loads by replacing the key prefix
+"model." with "text_model." (see `gemma3_to_slip_state_dict`).
 """
 
 from __future__ import annotations
