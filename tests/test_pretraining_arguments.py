@@ -44,28 +44,19 @@ def test_source_weights_parse_and_reject_non_numbers():
             parse_source_weights(bad)
 
 
+def _small_corpus_splits(tmp_path, **options):
+    args = DataArguments(corpus_size=40, validation_size=4, dataset_cache_dir=str(tmp_path), **options)
+    return load_corpus_splits(args, seed=0)
+
+
 def test_source_weights_shape_the_corpus(tmp_path):
-    args = DataArguments(
-        corpus_size=40,
-        validation_size=4,
-        dataset_cache_dir=str(tmp_path),
-        level_mix="semantic",
-        source_weights="synthetic=1,hapt_train=1",
-    )
-    splits = load_corpus_splits(args, seed=0)
+    splits = _small_corpus_splits(tmp_path, level_mix="semantic", source_weights="synthetic=1,hapt_train=1")
     sources = set(splits["train"]["source"]) | set(splits["test"]["source"])
     assert sources == {"synthetic", "hapt_train"}
 
 
 def test_univariate_ratio_reaches_the_corpus(tmp_path):
-    args = DataArguments(
-        corpus_size=24,
-        validation_size=4,
-        dataset_cache_dir=str(tmp_path),
-        source_weights="hapt_train=1",
-        univariate_ratio=0.0,
-    )
-    splits = load_corpus_splits(args, seed=0)
+    splits = _small_corpus_splits(tmp_path, source_weights="hapt_train=1", univariate_ratio=0.0)
     assert all(len(names) > 1 for names in splits["train"]["channel_names"])
 
 
