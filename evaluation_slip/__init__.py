@@ -14,7 +14,14 @@ from .features import (
     extract_text_embeddings,
     series_and_freqs,
 )
-from .linear_probe import ProbeResult, SeedResult, classification_metrics, linear_probe, train_val_split
+from .linear_probe import (
+    ProbeResult,
+    SeedResult,
+    classification_metrics,
+    held_out_probe_accuracy,
+    linear_probe,
+    train_val_split,
+)
 from .report import ResultRow, ResultsTable
 from .retrieval import evaluate_retrieval, retrieval_recall
 from .zero_shot import (
@@ -41,6 +48,7 @@ __all__ = [
     "extract_sensor_embeddings",
     "extract_sensor_features",
     "extract_text_embeddings",
+    "held_out_probe_accuracy",
     "linear_probe",
     "metric_path",
     "parse_answer",

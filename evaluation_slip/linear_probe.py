@@ -280,3 +280,38 @@ def linear_probe(
         predictions = probe.fit_predict(x_train, y_train, x_test, selected, seed)
         result.seeds.append(SeedResult(seed, float(selected), classification_metrics(y_test, predictions)))
     return result
+
+
+def held_out_probe_accuracy(
+    features: Any,
+    labels: Any,
+    *,
+    groups: Any = None,
+    num_splits: int = 5,
+    held_out_fraction: float = 0.25,
+    first_seed: int = 100,
+    **probe_kwargs: Any,
+) -> list[float]:
+    """Accuracy of `linear_probe` fitted on part of a training set and scored on the rest, once per split.
+
+    For choosing pretraining settings without the test split: each split holds out `held_out_fraction` of the
+    rows (subject-disjoint with `groups`), and the probe selects its own hyper-parameter inside the fitted part.
+    """
+    x, y = _check_features("train", features, labels)
+    groups = None if groups is None else np.asarray(groups)
+    if num_splits < 1:
+        raise ValueError(f"num_splits must be at least 1, got {num_splits}.")
+    scores = []
+    for split in range(num_splits):
+        fit, held = train_val_split(y, groups, held_out_fraction, first_seed + split)
+        result = linear_probe(
+            x[fit],
+            y[fit],
+            x[held],
+            y[held],
+            train_groups=None if groups is None else groups[fit],
+            seeds=(0,),
+            **probe_kwargs,
+        )
+        scores.append(result.summary()["accuracy"][0])
+    return scores

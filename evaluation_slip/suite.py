@@ -31,7 +31,7 @@ class ClassificationEvaluation:
     results: dict[str, Any] = field(default_factory=dict)
 
 
-def _full_train_split(name: str) -> dict[str, Any]:
+def full_train_split_options(name: str) -> dict[str, Any]:
     """Builder options that keep the whole official train split: the probe draws its own validation split."""
     from hub_datasets import BUILDERS
     from hub_datasets.evaluation_sets import EvaluationConfig
@@ -41,7 +41,7 @@ def _full_train_split(name: str) -> dict[str, Any]:
     return {}
 
 
-def _groups(rows) -> np.ndarray | None:
+def subject_groups(rows) -> np.ndarray | None:
     """Subjects, when the set records them, so validation splits are subject-disjoint."""
     subjects = np.asarray(rows["subject"]) if "subject" in rows.column_names else None
     if subjects is None or (subjects == "").any():
@@ -75,11 +75,11 @@ def evaluate_classification_set(
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
         raise ValueError(f"Unknown baselines {unknown}; choose from {BASELINES}.")
-    options = _full_train_split(name) | (builder_options or {})
+    options = full_train_split_options(name) | (builder_options or {})
     train = load_evaluation_set(name, "train", cache_dir=cache_dir, **options)
     test = load_evaluation_set(name, "test", cache_dir=cache_dir, **options)
     y_train, y_test = np.asarray(train["label"]), np.asarray(test["label"])
-    probe_kwargs = {"train_groups": _groups(train), "seeds": seeds}
+    probe_kwargs = {"train_groups": subject_groups(train), "seeds": seeds}
     extract = {"batch_size": batch_size, "show_progress": show_progress}
     evaluation = ClassificationEvaluation(dataset=name, zero_shot=None)
 

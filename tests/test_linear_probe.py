@@ -9,7 +9,7 @@ import torch
 from transformers import BatchFeature
 
 from evaluation_slip.features import extract_patch_features, extract_sensor_embeddings, series_and_freqs
-from evaluation_slip.linear_probe import linear_probe, train_val_split
+from evaluation_slip.linear_probe import held_out_probe_accuracy, linear_probe, train_val_split
 
 probe_module = importlib.import_module(
     "evaluation_slip.linear_probe"
@@ -52,6 +52,18 @@ def test_probe_is_at_chance_on_random_labels():
     result = linear_probe(features[:1000], shuffled, features[1000:], labels[1000:], seeds=(0, 1, 2))
     accuracy, _ = result.summary()["accuracy"]
     assert abs(accuracy - 1 / 3) < 0.08
+
+
+def test_held_out_accuracy_uses_train_rows_only():
+    features, labels = _blobs(400)
+    scores = held_out_probe_accuracy(features, labels, num_splits=3)
+    assert len(scores) == 3 and min(scores) > 0.9
+    shuffled = np.random.default_rng(1).permutation(labels)
+    assert abs(np.mean(held_out_probe_accuracy(features, shuffled, num_splits=3)) - 1 / 3) < 0.1
+    subjects = np.repeat(np.arange(8), 50)
+    assert len(held_out_probe_accuracy(features, labels, groups=subjects, num_splits=2)) == 2
+    with pytest.raises(ValueError, match="num_splits"):
+        held_out_probe_accuracy(features, labels, num_splits=0)
 
 
 def test_selection_and_fitting_never_see_test_rows(monkeypatch):
