@@ -97,9 +97,8 @@ def main() -> None:
             for method, values in scores.items()
             for stat, fn in (("mean", np.mean), ("std", np.std))
         }
-        print(
-            name, "  ".join(f"{m}: {np.mean(v):.2f} ± {np.std(v):.2f}" for m, v in scores.items()), flush=True
-        )
+        summary = report[name]
+        print(name, "  ".join(f"{m}: {summary[m + '_mean']:.2f} ± {summary[m + '_std']:.2f}" for m in scores))
     validation = load_evaluation_set("uci_har_hapt", "validation", cache_dir=args.dataset_cache_dir)
     zero_shot = evaluate_zero_shot(
         model, processor, validation, zero_shot_prompts("uci_har_hapt"), batch_size=args.batch_size

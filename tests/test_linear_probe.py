@@ -54,7 +54,7 @@ def test_probe_is_at_chance_on_random_labels():
     assert abs(accuracy - 1 / 3) < 0.08
 
 
-def test_held_out_accuracy_uses_train_rows_only():
+def test_held_out_accuracy_recovers_classes_and_sits_at_chance_on_shuffled_labels():
     features, labels = _blobs(400)
     scores = held_out_probe_accuracy(features, labels, num_splits=3)
     assert len(scores) == 3 and min(scores) > 0.9
