@@ -3,8 +3,9 @@
 Prints a Markdown table with, for each attention backend (eager, sdpa, and flash_attention_2 when flash-attn
 is installed): sensor-encoder forward series/s and valid tokens/s, a full training step of
 `SlipForConditionalGeneration` (contrastive + caption loss, backward, AdamW step) in samples/s, and peak memory
-(CUDA: peak allocated per backend; CPU: the process's peak resident set so far). A second table compares the
-FlexMLP patch embedder at the requested patch size with a fixed-patch embedder (the same residual MLP fed
+(CUDA: peak allocated per backend; CPU: the process's peak resident set so far). A second table compares a
+training step that projects only the caption's target tokens to the vocabulary (the training default) with one
+that computes the full logits; a third compares the FlexMLP patch embedder at the requested patch size with a fixed-patch embedder (the same residual MLP fed
 base-size patches directly) on the same number of patches.
 
     python benchmarks/bench_model.py --preset tiny --batch-size 8 --channels 3 --length 512 --patch-size 16
@@ -102,17 +103,23 @@ def encoder_seconds(args, config: SlipConfig, inputs: dict, device, dtype) -> fl
         return timed(lambda: encoder(**inputs), args.steps, args.warmup, device)
 
 
-def train_step_seconds(args, config: SlipConfig, inputs: dict, device, dtype) -> float:
-    """One optimisation step of the CoCa model: both losses, backward, AdamW."""
+def train_step_seconds(
+    args, config: SlipConfig, inputs: dict, device, dtype, skip_logits: bool = True
+) -> float:
+    """One optimisation step of the CoCa model: both losses, backward, AdamW. The last `--caption-padding`
+    share of each caption is padding, as in a batch of captions of mixed length."""
     model = SlipForConditionalGeneration(config).to(device=device, dtype=dtype).train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     input_ids = torch.randint(
         3, config.text_config.vocab_size, (args.batch_size, args.caption_length), device=device
     )
     attention_mask = torch.ones_like(input_ids)
+    attention_mask[:, args.caption_length - round(args.caption_padding * args.caption_length) :] = 0
 
     def train_step() -> None:
-        model(**inputs, input_ids=input_ids, attention_mask=attention_mask).loss.backward()
+        model(
+            **inputs, input_ids=input_ids, attention_mask=attention_mask, skip_logits=skip_logits
+        ).loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
@@ -133,6 +140,18 @@ def bench_attention(args, config: SlipConfig, implementation: str, device, dtype
         "train_samples_per_s": args.batch_size / step_s,
         "peak_mib": peak_memory_mib(device),
     }
+
+
+def bench_caption_logits(args, config: SlipConfig, device, dtype) -> list[tuple[str, float, float]]:
+    """Training step with the vocabulary projection at the target tokens only (the training default) vs full
+    (B, T, vocab) logits: (name, samples/s, peak MiB)."""
+    inputs = sensor_batch(args.batch_size, args.channels, args.length, args.patch_size, device, dtype)
+    rows = []
+    for name, skip in (("full logits", False), ("target tokens only", True)):
+        reset_peak(device)
+        seconds = train_step_seconds(args, config, inputs, device, dtype, skip_logits=skip)
+        rows.append((name, args.batch_size / seconds, peak_memory_mib(device)))
+    return rows
 
 
 def bench_patch_embedding(args, config: SlipConfig, device, dtype) -> list[tuple[str, float]]:
@@ -171,6 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--length", type=int, default=512, help="time steps per series")
     parser.add_argument("--patch-size", type=int, default=16)
     parser.add_argument("--caption-length", type=int, default=32, help="caption tokens per sample")
+    parser.add_argument(
+        "--caption-padding", type=float, default=0.45, help="padded share of each caption (quickstart: ~0.45)"
+    )
     parser.add_argument("--steps", type=int, default=5, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -186,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     config = SlipConfig.from_preset(args.preset)
     if args.patch_size > config.sensor_config.max_patch_size:
         parser.error(f"--patch-size must be <= {config.sensor_config.max_patch_size} for this preset")
+    if not 0.0 <= args.caption_padding < 1.0:
+        parser.error(f"--caption-padding must lie in [0, 1), got {args.caption_padding}")
     torch.manual_seed(0)
 
     machine = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
@@ -205,6 +229,11 @@ def main(argv: list[str] | None = None) -> None:
             f"| {implementation} | {row['series_per_s']:.1f} | {row['tokens_per_s']:.0f} | "
             f"{row['train_samples_per_s']:.2f} | {row['peak_mib']:.0f} |"
         )
+
+    print(f"\n| caption loss ({implementations[-1]}) | train step samples/s | {memory_label} |")
+    print("|---|---:|---:|")
+    for name, samples_per_s, peak in bench_caption_logits(args, config, device, dtype):
+        print(f"| {name} | {samples_per_s:.2f} | {peak:.0f} |")
 
     print("\n| patch embedder | ms / batch | vs fixed |")
     print("|---|---:|---:|")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
@@ -52,10 +54,19 @@ def clip_loss(
     ) / 2
 
 
-def caption_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Next-token cross-entropy, mean over the tokens whose label is not -100 (prompt, padding)."""
-    shifted_logits = logits[:, :-1].float().reshape(-1, logits.shape[-1])
-    shifted_labels = labels[:, 1:].reshape(-1).to(logits.device)
-    if not bool((shifted_labels != IGNORE_INDEX).any()):
+def caption_loss(
+    states: torch.Tensor, labels: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> torch.Tensor:
+    """Next-token cross-entropy, mean over the tokens whose label is not -100 (prompt, padding).
+
+    `states` are (B, T, vocab) logits, or (B, T, width) hidden states when `head` maps hidden states to logits:
+    then the vocabulary projection runs only at the target positions, which skips the (B, T, vocab) logits of
+    padding and prompt tokens (most of a training step's memory with a large vocabulary).
+    """
+    targets = labels[:, 1:].to(states.device)
+    keep = targets != IGNORE_INDEX
+    if not bool(keep.any()):
         raise ValueError("The caption loss has no target token: every label after the first is -100.")
-    return F.cross_entropy(shifted_logits, shifted_labels, ignore_index=IGNORE_INDEX)
+    rows = states[:, :-1][keep]
+    logits = rows if head is None else head(rows)
+    return F.cross_entropy(logits.float(), targets[keep])

@@ -71,8 +71,8 @@ class SlipForConditionalGenerationOutput(ModelOutput):
     """Output of `SlipForConditionalGeneration.forward`.
 
     loss = contrastive_loss_weight * contrastive_loss + caption_loss_weight * caption_loss (the terms that were
-    computed). logits: (B, T, vocab) caption logits. sensor_context: the pooled sensor tokens the decoder
-    attended to (reused by `generate`).
+    computed). logits: (B, T, vocab) caption logits (None when the forward skipped them, as in training).
+    sensor_context: the pooled sensor tokens the decoder attended to (reused by `generate`).
     """
 
     loss: torch.Tensor | None = None
@@ -418,13 +418,7 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
     def _caption_context(self, pooled: torch.Tensor) -> torch.Tensor:
         return pooled if self.config.caption_uses_contrastive_query else pooled[:, 1:]
 
-    def _caption_logits(
-        self, hidden_states: torch.Tensor, logits_to_keep: int | torch.Tensor
-    ) -> torch.Tensor:
-        if isinstance(logits_to_keep, int):
-            hidden_states = hidden_states[:, -logits_to_keep:] if logits_to_keep else hidden_states
-        else:
-            hidden_states = hidden_states[:, logits_to_keep]
+    def _vocab_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
         logits = self.lm_head(hidden_states)
         softcap = self.config.text_config.final_logit_softcapping
         if softcap is not None:
@@ -448,6 +442,7 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
         return_loss: bool = True,
         contrastive: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        skip_logits: bool | None = None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
         past_key_values: Cache | None = None,
@@ -459,8 +454,11 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
         `get_sensor_context`, as `generate` passes them). `contrastive` (default: sensor inputs given, no KV
         cache in use and `config.contrastive_loss_weight > 0`) controls the text embedding and CLIP term.
         The caption loss is next-token CE on `labels`, or on `input_ids` with padding (attention_mask == 0)
-        ignored when no labels are given. `output_attentions` returns the sensor encoder's attention maps (the
-        text tower's are not collected); other keyword arguments go to the Gemma attention layers.
+        ignored when no labels are given. `skip_logits` (default: in training mode with `return_loss`) returns no
+        `logits` and projects to the vocabulary only the positions the caption loss scores: a training step
+        needs the loss, not (B, T, vocab) logits, most of which belong to padding and prompts.
+        `output_attentions` returns the sensor encoder's attention maps (the text tower's are not collected);
+        other keyword arguments go to the Gemma attention layers.
         `past_key_values` is the KV cache's name in transformers < 5.24 (its `generate` passes it so).
         """
         cache = cache if cache is not None else past_key_values
@@ -501,7 +499,18 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
             output_hidden_states=output_hidden_states,
             **kwargs,
         )
-        logits = self._caption_logits(text_output.last_hidden_state, logits_to_keep)
+        hidden_states = text_output.last_hidden_state
+        if skip_logits is None:
+            skip_logits = self.training and return_loss
+        if skip_logits and not return_loss:
+            raise ValueError("skip_logits=True leaves nothing to return without return_loss=True.")
+        logits = None
+        if not skip_logits:
+            if isinstance(logits_to_keep, int):
+                kept = hidden_states[:, -logits_to_keep:] if logits_to_keep else hidden_states
+            else:
+                kept = hidden_states[:, logits_to_keep]
+            logits = self._vocab_logits(kept)
 
         text_embeds = logits_per_sensor = logits_per_text = scale = None
         if contrastive:
@@ -518,12 +527,13 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
                     if attention_mask is None
                     else input_ids.masked_fill(attention_mask == 0, IGNORE_INDEX)
                 )
-            if labels.shape != logits.shape[:2]:
+            scored = hidden_states if logits is None else logits
+            if labels.shape != scored.shape[:2]:
                 raise ValueError(
-                    f"labels must have shape {tuple(logits.shape[:2])} (one per caption token), got "
+                    f"labels must have shape {tuple(scored.shape[:2])} (one per caption token), got "
                     f"{tuple(labels.shape)}; computing a loss also needs logits_to_keep=0."
                 )
-            caption_term = caption_loss(logits, labels)
+            caption_term = caption_loss(scored, labels, head=self._vocab_logits if logits is None else None)
             loss = self.config.caption_loss_weight * caption_term
             if contrastive:
                 contrastive_term = clip_loss(sensor_embeds, text_embeds, scale)

@@ -96,6 +96,31 @@ def test_caption_loss_ignores_padding_and_matches_explicit_labels(coca):
     torch.testing.assert_close(implicit.caption_loss, manual)
 
 
+def test_training_forward_skips_logits_with_the_same_loss_and_gradients():
+    torch.manual_seed(0)
+    model = SlipForConditionalGeneration(tiny_config(caption_loss_weight=2.0)).train()
+    text = text_inputs()
+    results = {}
+    for skip in (True, False):
+        model.zero_grad()
+        torch.manual_seed(1)  # the same dropout masks in both passes
+        output = model(**sensor_inputs(), **text, skip_logits=skip)
+        output.loss.backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        results[skip] = output, grads
+    (skipped, skipped_grads), (full, full_grads) = results[True], results[False]
+    assert skipped.logits is None and full.logits is not None
+    torch.testing.assert_close(skipped.caption_loss, full.caption_loss)
+    torch.testing.assert_close(skipped.loss, full.loss)
+    assert skipped_grads.keys() == full_grads.keys()
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(skipped_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    assert model(**sensor_inputs(), **text).logits is None
+    assert model(**sensor_inputs(), **text, return_loss=False).logits is not None
+    with pytest.raises(ValueError, match="skip_logits"):
+        model(**sensor_inputs(), **text, return_loss=False, skip_logits=True)
+
+
 def test_supervised_finetuning_skips_the_contrastive_term(coca):
     text = text_inputs()
     labels = text["input_ids"].clone()
