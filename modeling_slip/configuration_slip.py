@@ -38,7 +38,9 @@ class SlipSensorConfig(PretrainedConfig):
         **kwargs: Any,
     ):
         if patch_resize_mode not in PATCH_RESIZE_MODES:
-            raise ValueError(f"patch_resize_mode must be one of {PATCH_RESIZE_MODES}, got {patch_resize_mode!r}")
+            raise ValueError(
+                f"patch_resize_mode must be one of {PATCH_RESIZE_MODES}, got {patch_resize_mode!r}"
+            )
         if attention_type not in ATTENTION_TYPES:
             raise ValueError(f"attention_type must be one of {ATTENTION_TYPES}, got {attention_type!r}")
         if hidden_size % num_attention_heads:
@@ -208,12 +210,16 @@ def _base_preset() -> dict[str, Any]:
 
 
 def _small_preset() -> dict[str, Any]:
-    sensor = SlipSensorConfig(hidden_size=512, num_hidden_layers=10, num_attention_heads=8, intermediate_size=2048)
+    sensor = SlipSensorConfig(
+        hidden_size=512, num_hidden_layers=10, num_attention_heads=8, intermediate_size=2048
+    )
     return dict(sensor_config=sensor, text_config=gemma3_270m_text_config(), split_layer=12)
 
 
 def _tiny_preset() -> dict[str, Any]:
-    sensor = SlipSensorConfig(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512)
+    sensor = SlipSensorConfig(
+        hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512
+    )
     return dict(
         sensor_config=sensor,
         text_config=tiny_text_config(),

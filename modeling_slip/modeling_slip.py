@@ -477,9 +477,7 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
             self._check_batch(sensor_context.shape[0], text_batch)
         if contrastive is None:
             contrastive = (
-                sensor_embeds is not None
-                and cache is None
-                and self.config.contrastive_loss_weight > 0
+                sensor_embeds is not None and cache is None and self.config.contrastive_loss_weight > 0
             )
         if contrastive and sensor_embeds is None:
             raise ValueError(
@@ -556,7 +554,11 @@ class SlipForConditionalGeneration(SlipModel, GenerationMixin):
         )
 
     def _update_model_kwargs_for_generation(
-        self, outputs: SlipForConditionalGenerationOutput, model_kwargs: dict[str, Any], *args: Any, **kwargs: Any
+        self,
+        outputs: SlipForConditionalGenerationOutput,
+        model_kwargs: dict[str, Any],
+        *args: Any,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         """Hand our `cache` output to the next decoding step under the name this transformers' `generate` uses
         (before 5.24 it only looks for `past_key_values`)."""

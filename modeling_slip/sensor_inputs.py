@@ -26,8 +26,14 @@ def validate_sensor_inputs(
     sensor_values / sensor_time: (B, C, P, S) float; sensor_mask: (B, C, P, S) bool; patch_size: (B,) integer
     with 1 <= patch_size <= min(S, max_patch_size); every sample must have at least one observed step.
     """
-    hint = "Build model inputs with SlipProcessor / SlipFeatureExtractor, e.g. processor(series, freq='50Hz')."
-    for name, tensor in (("sensor_values", sensor_values), ("sensor_mask", sensor_mask), ("sensor_time", sensor_time)):
+    hint = (
+        "Build model inputs with SlipProcessor / SlipFeatureExtractor, e.g. processor(series, freq='50Hz')."
+    )
+    for name, tensor in (
+        ("sensor_values", sensor_values),
+        ("sensor_mask", sensor_mask),
+        ("sensor_time", sensor_time),
+    ):
         if not isinstance(tensor, torch.Tensor):
             raise ValueError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}. {hint}")
         if tensor.dim() != 4:
@@ -47,7 +53,9 @@ def validate_sensor_inputs(
         raise ValueError(f"sensor_mask must be a bool tensor (True = observed), got {sensor_mask.dtype}.")
     if not isinstance(patch_size, torch.Tensor) or patch_size.dim() != 1 or patch_size.shape[0] != shape[0]:
         got = tuple(patch_size.shape) if isinstance(patch_size, torch.Tensor) else type(patch_size).__name__
-        raise ValueError(f"patch_size must be a 1-D tensor with one entry per sample ({shape[0]},), got {got}. {hint}")
+        raise ValueError(
+            f"patch_size must be a 1-D tensor with one entry per sample ({shape[0]},), got {got}. {hint}"
+        )
     if patch_size.is_floating_point():
         raise ValueError("patch_size must be an integer tensor.")
     if shape[0] == 0 or shape[1] == 0 or shape[2] == 0 or shape[3] == 0:

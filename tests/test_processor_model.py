@@ -27,7 +27,9 @@ def model() -> SlipForConditionalGeneration:
 def _dataframe() -> pd.DataFrame:
     index = pd.date_range("2024-03-01", periods=300, freq="1min")
     rng = np.random.default_rng(0)
-    return pd.DataFrame({"heart_rate": 70 + rng.standard_normal(300), "steps": rng.poisson(3, 300)}, index=index)
+    return pd.DataFrame(
+        {"heart_rate": 70 + rng.standard_normal(300), "steps": rng.poisson(3, 300)}, index=index
+    )
 
 
 def _inputs(kind: str):

@@ -108,7 +108,8 @@ class DataArguments:
 
 
 def _assignments(text: str | None, option: str, form: str) -> list[tuple[str, str]]:
-    """"a=1, b=2" -> [("a", "1"), ("b", "2")]; an item without a name or "=" is an error naming `option`."""
+    """Parse "a=1, b=2" into [("a", "1"), ("b", "2")]; an item without a name or "=" is an error naming
+    `option`."""
     pairs = []
     for item in filter(None, (part.strip() for part in (text or "").split(","))):
         name, sep, value = item.partition("=")
@@ -119,7 +120,7 @@ def _assignments(text: str | None, option: str, form: str) -> list[tuple[str, st
 
 
 def parse_source_weights(text: str) -> dict[str, float]:
-    """"name=weight,name=weight" -> {name: weight}; the corpus builder checks the names and values."""
+    """Parse "name=weight,name=weight" into {name: weight}; the corpus builder checks the names and values."""
     weights = {}
     for name, value in _assignments(text, "--source_weights", "name=weight"):
         try:
@@ -134,10 +135,10 @@ def parse_source_weights(text: str) -> dict[str, float]:
 
 
 def parse_config_overrides(text: str | None) -> dict[str, Any]:
-    """"field=value,..." -> typed keyword arguments for `SlipConfig.from_preset` (values parsed as JSON when
-    they can be, so numbers and booleans keep their types). Unlike `PretrainedConfig.update_from_string`, this
-    checks names against the constructor and passes values through it, so fields that default to None can be
-    set and fields derived in `__init__` follow."""
+    """Parse "field=value,..." into typed keyword arguments for `SlipConfig.from_preset` (values parsed as
+    JSON when they can be, so numbers and booleans keep their types). Unlike
+    `PretrainedConfig.update_from_string`, this checks names against the constructor and passes values through
+    it, so fields that default to None can be set and fields derived in `__init__` follow."""
     overrides: dict[str, Any] = {}
     for name, value in _assignments(text, "--config_overrides", "field=value"):
         try:
