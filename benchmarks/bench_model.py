@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from transformers.utils import is_flash_attn_2_available  # noqa: E402
 
 from modeling_slip import SlipConfig, SlipForConditionalGeneration  # noqa: E402
-from modeling_slip.patch_embedding import NUM_PATCH_FEATURES, SlipFlexPatchEmbedding  # noqa: E402
+from modeling_slip.flex_mlp import NUM_PATCH_FEATURES, SlipFlexMLP  # noqa: E402
 from modeling_slip.sensor_encoder import SlipSensorEncoder  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -158,7 +158,7 @@ def bench_patch_embedding(args, config: SlipConfig, device, dtype) -> list[tuple
     sensor_config = config.sensor_config
     base = sensor_config.base_patch_size
     patches = -(-args.length // args.patch_size)
-    flex = SlipFlexPatchEmbedding(sensor_config).to(device=device, dtype=dtype).eval()
+    flex = SlipFlexMLP(sensor_config).to(device=device, dtype=dtype).eval()
     fixed = FixedPatchEmbedding(sensor_config).to(device=device, dtype=dtype).eval()
     at_size = sensor_batch(args.batch_size, args.channels, args.length, args.patch_size, device, dtype)
     at_base = sensor_batch(args.batch_size, args.channels, patches * base, base, device, dtype)

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from modeling_slip.sensor_inputs import SENSOR_INPUT_KEYS, TEXT_INPUT_KEYS
 
-_FEATURE_METHODS = {"patch": "get_patch_features", "sensor": "get_sensor_features"}
+_FEATURE_METHODS = {"patch": "get_mean_token_features", "sensor": "get_sensor_features"}
 
 
 def _series_and_freq_columns(data: Any) -> tuple[Sequence[Any], Sequence[str] | None]:
@@ -139,7 +139,7 @@ def extract_sensor_features(
 ) -> np.ndarray:
     """Embed every series of `data` and return a (N, dim) float32 array in input order.
 
-    kind="patch" gives the probing features (`get_patch_features`, masked token mean); kind="sensor" the
+    kind="patch" gives the probing features (`get_mean_token_features`, masked token mean); kind="sensor" the
     L2-normalised contrastive embeddings (`get_sensor_features`). With `sort_by_length`, series of similar
     length share a batch, which cuts padding without changing any result.
     """

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoProcessor, HfArgumentParser
 
-import modeling_slip  # noqa: F401  (registers the Auto classes)
+import slip  # noqa: F401  (registers the Auto classes)
 from evaluation_slip.captioning import caption_metrics
 from evaluation_slip.features import extract_sensor_embeddings, extract_text_embeddings
 from evaluation_slip.figures import plot_captions, plot_confusion_matrix, plot_retrieval
@@ -31,6 +30,7 @@ from evaluation_slip.report import ResultsTable
 from evaluation_slip.retrieval import retrieval_recall
 from evaluation_slip.suite import BASELINES, evaluate_classification_set
 from training_slip.pretraining import DataArguments, ModelArguments, load_corpus_splits, run_pretraining
+from training_slip.recipes import RecipeArguments, parse_with_recipe
 from training_slip.trainer import SlipTrainingArguments
 
 EVALUATION_SETS = {
@@ -64,43 +64,6 @@ class QuickstartArguments:
     patchtst_epochs: int = field(
         default=3, metadata={"help": "Most epochs per PatchTST run (early stopping)."}
     )
-
-
-QUICKSTART_SOURCE_WEIGHTS = (
-    "synthetic=0.35,hapt_train=0.35,daphnet=0.05,physiology=0.1,simulated_physiology=0.07,forecasting=0.08"
-)
-"""More activity windows than the corpus default (0.2): at this budget the share decides how much the encoder
-sees of the kind of data UCI-HAR tests; 0.5 was worse on every probe in a side run."""
-
-
-def quickstart_defaults() -> list[str]:
-    """Defaults sized for 2 CPU cores and ~20 minutes; any of them can be overridden on the command line.
-
-    `--max_text_length 128` keeps every semantic caption whole (at 96, half the HAPT captions lost the activity
-    they end with). `--univariate_ratio 0.25` (corpus default 0.5) makes most activity windows 6-channel, as
-    UCI-HAR's are, so that what tells their captions apart is mostly the activity. `--learning_rate 3e-4` (near
-    the paper's 2e-4): at 1e-3 the captions were learnt almost by heart and the encoder's probe features fell
-    below a random encoder's on BasicMotions and ECG5000 in validation side runs.
-    """
-    return [
-        "--output_dir", "outputs/quickstart",
-        "--preset", "tiny",
-        "--corpus_size", "12000",
-        "--level_mix", "semantic",
-        "--source_weights", QUICKSTART_SOURCE_WEIGHTS,
-        "--max_text_length", "128",
-        "--univariate_ratio", "0.25",
-        "--target_patches", "16",
-        "--preprocessing_num_workers", "2",
-        "--max_steps", "250",
-        "--per_device_train_batch_size", "48",
-        "--learning_rate", "3e-4",
-        "--warmup_ratio", "0.05",
-        "--logging_steps", "25",
-        "--save_steps", "250",
-        "--save_total_limit", "1",
-        "--seed", "0",
-    ]  # fmt: skip
 
 
 def _retrieval_and_captions(args, model_dir: str, validation, table: ResultsTable, figures: str) -> dict:
@@ -144,10 +107,10 @@ def _retrieval_and_captions(args, model_dir: str, validation, table: ResultsTabl
 
 
 def main() -> None:
-    parser = HfArgumentParser((QuickstartArguments, ModelArguments, DataArguments, SlipTrainingArguments))
-    args, model_args, data_args, training_args = parser.parse_args_into_dataclasses(
-        args=quickstart_defaults() + sys.argv[1:]
+    parser = HfArgumentParser(
+        (QuickstartArguments, RecipeArguments, ModelArguments, DataArguments, SlipTrainingArguments)
     )
+    args, _, model_args, data_args, training_args = parse_with_recipe(parser, default_recipe="cpu-quickstart")
     started = time.time()
     if args.evaluate_only:
         validation = load_corpus_splits(data_args, training_args.seed)["test"]

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 
 from transformers import AutoModel, AutoProcessor, HfArgumentParser
 
-import modeling_slip  # noqa: F401  (registers the Auto classes)
-import processing_slip  # noqa: F401
+import slip  # noqa: F401  (registers the Auto classes)
 from evaluation_slip.report import ResultsTable
 from evaluation_slip.suite import BASELINES, evaluate_classification_set
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from transformers import AutoModel, AutoProcessor, HfArgumentParser
 
-import modeling_slip  # noqa: F401  (registers the Auto classes)
+import slip  # noqa: F401  (registers the Auto classes)
 from evaluation_slip.baselines import random_init_like
 from evaluation_slip.features import extract_patch_features
 from evaluation_slip.linear_probe import held_out_probe_accuracy

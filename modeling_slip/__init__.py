@@ -1,5 +1,4 @@
-"""SLIP models for `transformers`; importing this package registers them (and `processing_slip`'s processor)
-with the Auto classes.
+"""SLIP models for `transformers`; importing this package registers the configs and models with the Auto classes.
 
 - `AutoConfig`: model types "slip" (`SlipConfig`) and "slip_sensor" (`SlipSensorConfig`).
 - `AutoModel` -> `SlipModel` (dual encoder: embeddings, zero-shot, retrieval, probing features).
@@ -9,21 +8,17 @@ with the Auto classes.
   are in the `AutoModelForCausalLM` mapping); the image- and speech-specific Auto classes do not fit sensors,
   and `AutoModelForSeq2SeqLM` implies an encoder-decoder with `decoder_input_ids`, which SLIP is not.
 
-Saved checkpoints carry `auto_map`, so `AutoModel.from_pretrained(path, trust_remote_code=True)` also works
-where this package is not installed (the module files are copied next to the weights).
+The package imports nothing else of this project: saved checkpoints carry `auto_map` and a copy of these
+module files, so `AutoModel.from_pretrained(path, trust_remote_code=True)` also works where the package is not
+installed. `import slip` registers the processor and the pipelines as well.
 """
 
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 from .configuration_slip import SlipConfig, SlipSensorConfig
-from .modeling_slip import (
-    SlipForConditionalGeneration,
-    SlipForConditionalGenerationOutput,
-    SlipModel,
-    SlipOutput,
-    SlipPreTrainedModel,
-    count_parameters,
-)
+from .modeling_base import SlipPreTrainedModel, count_parameters
+from .modeling_outputs import SlipForConditionalGenerationOutput, SlipOutput
+from .modeling_slip import SlipForConditionalGeneration, SlipModel
 from .text_tower import gemma3_to_slip_state_dict
 
 AutoConfig.register(SlipConfig.model_type, SlipConfig, exist_ok=True)
@@ -33,10 +28,6 @@ AutoModelForCausalLM.register(SlipConfig, SlipForConditionalGeneration, exist_ok
 SlipConfig.register_for_auto_class()
 SlipModel.register_for_auto_class("AutoModel")
 SlipForConditionalGeneration.register_for_auto_class("AutoModelForCausalLM")
-
-# AutoProcessor falls back to a bare tokenizer when no processor is registered for "slip": register it here
-# too, so one import makes both `AutoModel` and `AutoProcessor` load a SLIP directory.
-import processing_slip  # noqa: E402, F401
 
 __all__ = [
     "SlipConfig",

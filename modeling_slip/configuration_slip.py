@@ -10,6 +10,15 @@ from transformers import Gemma3TextConfig, PretrainedConfig
 PATCH_RESIZE_MODES = ("pinv", "linear_joint")
 ATTENTION_TYPES = ("full", "group")
 
+EARLIER_CHECKPOINT_VALUES = {"pooler_ffn_layer_norm": False}
+"""Fields added after slip 0.1.0 whose default for new models differs from how older checkpoints were built: a
+saved config without the field gets this value, so those checkpoints keep loading and computing as before."""
+
+REFERENCE_CONFIG_FIELDS = ("llm_model_name", "sensor_encoder", "num_img_queries", "common_dim")
+"""Fields of the SLIP authors' own `config.json`, which shares our model type "slip" but none of our fields."""
+
+CONVERTER_COMMAND = "python -m modeling_slip.convert_reference_checkpoint SOURCE OUTPUT_DIR"
+
 
 class SlipSensorConfig(PretrainedConfig):
     """Sensor encoder: FlexMLP patch embedder + Pre-LN transformer with 2D RoPE over (channel, patch)."""
@@ -137,6 +146,7 @@ class SlipConfig(PretrainedConfig):
         num_caption_queries: int = 64,
         caption_uses_contrastive_query: bool = False,
         pooler_num_heads: int = 5,
+        pooler_ffn_layer_norm: bool = True,
         pooler_intermediate_size: int | None = None,
         projection_dim: int | None = None,
         cross_attention_num_heads: int = 4,
@@ -177,6 +187,7 @@ class SlipConfig(PretrainedConfig):
         self.num_caption_queries = num_caption_queries
         self.caption_uses_contrastive_query = caption_uses_contrastive_query
         self.pooler_num_heads = pooler_num_heads
+        self.pooler_ffn_layer_norm = pooler_ffn_layer_norm
         self.pooler_intermediate_size = pooler_intermediate_size or 4 * width
         self.projection_dim = projection_dim or width
         self.cross_attention_num_heads = cross_attention_num_heads
@@ -190,6 +201,18 @@ class SlipConfig(PretrainedConfig):
         self.num_frozen_text_layers = num_frozen_text_layers
         kwargs.setdefault("tie_word_embeddings", text_config.tie_word_embeddings)
         super().__init__(**kwargs)
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> SlipConfig:
+        """Read a saved config: the SLIP authors' format is refused with the converter to use, and fields a
+        checkpoint predates take the value it was built with (`EARLIER_CHECKPOINT_VALUES`)."""
+        reference_fields = [name for name in REFERENCE_CONFIG_FIELDS if name in config_dict]
+        if reference_fields:
+            raise ValueError(
+                f"This config.json is the SLIP authors' own format (it has {reference_fields}), which these classes "
+                f"cannot read directly. Convert the checkpoint once with `{CONVERTER_COMMAND}` and load OUTPUT_DIR."
+            )
+        return super().from_dict({**EARLIER_CHECKPOINT_VALUES, **config_dict}, **kwargs)
 
     @property
     def num_pooler_queries(self) -> int:

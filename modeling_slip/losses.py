@@ -1,4 +1,6 @@
-"""Losses of SLIP: the symmetric CLIP loss (global batch across processes) and the next-token caption loss."""
+"""Losses of SLIP and the labels they read: the symmetric CLIP loss (global batch across processes), the
+next-token caption loss, and their weighted sum. The model, the training collators and the trainer all use these,
+so a change to a loss or to the label layout is made here once."""
 
 from __future__ import annotations
 
@@ -9,7 +11,35 @@ import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 from torch.nn import functional as F
 
+from .configuration_slip import SlipConfig
+
 IGNORE_INDEX = -100
+"""Label of tokens no loss scores (prompt, padding); the ignore index of PyTorch's and transformers' losses."""
+
+
+def caption_labels(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Caption-loss labels of a batch of captions: the tokens themselves, IGNORE_INDEX on padding and at position
+    0, which is never a next-token target (so counting labels counts the loss's terms)."""
+    labels = input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, IGNORE_INDEX)
+    labels = labels.clone()
+    labels[:, 0] = IGNORE_INDEX
+    return labels
+
+
+def caption_target_count(labels: torch.Tensor) -> torch.Tensor:
+    """How many next-token targets `caption_loss` scores in `labels` (a 0-d tensor)."""
+    return (labels[:, 1:] != IGNORE_INDEX).sum()
+
+
+def weighted_loss(
+    caption_term: torch.Tensor, contrastive_term: torch.Tensor | None, config: SlipConfig
+) -> torch.Tensor:
+    """The training objective: caption_loss_weight * caption + contrastive_loss_weight * contrastive (when the
+    contrastive term was computed)."""
+    loss = config.caption_loss_weight * caption_term
+    if contrastive_term is not None:
+        loss = loss + config.contrastive_loss_weight * contrastive_term
+    return loss
 
 
 def _gather_with_grad(local: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -57,7 +87,7 @@ def clip_loss(
 def caption_loss(
     states: torch.Tensor, labels: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor] | None = None
 ) -> torch.Tensor:
-    """Next-token cross-entropy, mean over the tokens whose label is not -100 (prompt, padding).
+    """Next-token cross-entropy, mean over the tokens whose label is not IGNORE_INDEX (prompt, padding).
 
     `states` are (B, T, vocab) logits, or (B, T, width) hidden states when `head` maps hidden states to logits:
     then the vocabulary projection runs only at the target positions, which skips the (B, T, vocab) logits of
@@ -66,7 +96,9 @@ def caption_loss(
     targets = labels[:, 1:].to(states.device)
     keep = targets != IGNORE_INDEX
     if not bool(keep.any()):
-        raise ValueError("The caption loss has no target token: every label after the first is -100.")
+        raise ValueError(
+            f"The caption loss has no target token: every label after the first is {IGNORE_INDEX}."
+        )
     rows = states[:, :-1][keep]
     logits = rows if head is None else head(rows)
     return F.cross_entropy(logits.float(), targets[keep])

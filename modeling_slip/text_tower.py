@@ -24,7 +24,6 @@ from transformers import Gemma3TextConfig
 from transformers.cache_utils import Cache
 from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.models.gemma3.modeling_gemma3 import (
     Gemma3DecoderLayer,
     Gemma3RMSNorm,
@@ -34,7 +33,7 @@ from transformers.models.gemma3.modeling_gemma3 import (
 from transformers.utils import ModelOutput
 
 from .configuration_slip import SlipConfig
-from .sensor_encoder import eager_attention_forward
+from .layers import SlipAttention
 
 GEMMA3_CAUSAL_LM_PREFIX = "model."
 SLIP_TEXT_PREFIX = "text_model."
@@ -78,67 +77,31 @@ def last_token_indices(
     return seq_len - 1 - flipped_first
 
 
-class SlipCrossAttention(nn.Module):
-    """Multi-head attention from caption tokens to pooled sensor tokens (no mask: every pooled token is valid).
-
-    Dropout (`cross_attention_dropout`) acts on the attention probabilities, as in `nn.MultiheadAttention`.
-    """
-
-    is_causal = False
-    num_key_value_groups = 1
-
-    def __init__(self, config: SlipConfig):
-        super().__init__()
-        self.config = config.text_config
-        width = config.text_config.hidden_size
-        self.num_heads = config.cross_attention_num_heads
-        self.head_dim = width // self.num_heads
-        self.scaling = self.head_dim**-0.5
-        self.dropout = config.cross_attention_dropout
-        self.q_proj = nn.Linear(width, width)
-        self.k_proj = nn.Linear(width, width)
-        self.v_proj = nn.Linear(width, width)
-        self.o_proj = nn.Linear(width, width)
-
-    def forward(
-        self, hidden_states: torch.Tensor, context: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        batch, q_len, _ = hidden_states.shape
-        query = self.q_proj(hidden_states).view(batch, q_len, self.num_heads, self.head_dim).transpose(1, 2)
-        key = (
-            self.k_proj(context).view(batch, context.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
-        )
-        value = (
-            self.v_proj(context).view(batch, context.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
-        )
-        attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
-            self.config._attn_implementation, eager_attention_forward
-        )
-        output, weights = attention_interface(
-            self,
-            query,
-            key,
-            value,
-            None,
-            dropout=self.dropout if self.training else 0.0,
-            scaling=self.scaling,
-            is_causal=False,
-        )
-        return self.o_proj(output.reshape(batch, q_len, -1)), weights
-
-
 class SlipCrossAttentionLayer(GradientCheckpointingLayer):
-    """Pre-LN residual cross-attention block placed after each decoder layer: h + Attn(LN(h), LN(sensor))."""
+    """Pre-LN residual cross-attention block placed after each decoder layer: h + Attn(LN(h), LN(sensor)).
+
+    Every pooled sensor token is valid, so no mask; dropout (`cross_attention_dropout`) acts on the attention
+    probabilities, as in `nn.MultiheadAttention`. Attention runs on the text tower's backend.
+    """
 
     def __init__(self, config: SlipConfig):
         super().__init__()
         width = config.text_config.hidden_size
         self.query_layernorm = nn.LayerNorm(width)
         self.context_layernorm = nn.LayerNorm(width)
-        self.cross_attn = SlipCrossAttention(config)
+        self.cross_attn = SlipAttention(
+            config.text_config,
+            hidden_size=width,
+            num_heads=config.cross_attention_num_heads,
+            kv_size=width,
+            out_bias=True,
+            dropout=config.cross_attention_dropout,
+        )
 
     def forward(self, hidden_states: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        attended, _ = self.cross_attn(self.query_layernorm(hidden_states), self.context_layernorm(context))
+        attended, _ = self.cross_attn(
+            self.query_layernorm(hidden_states), key_value_states=self.context_layernorm(context)
+        )
         return hidden_states + attended
 
 
@@ -157,27 +120,32 @@ class SlipTextTransformerOutput(ModelOutput):
 
 
 class SlipTextTransformer(nn.Module):
-    """Gemma-3 stack: token embeddings, decoder layers, and (with `with_decoder`) cross-attention + final norm.
+    """Gemma-3 stack: token embeddings, the first `num_layers` Gemma layers, and, when they reach past
+    `split_layer`, the decoder's cross-attention blocks and final norm.
 
-    `SlipModel` builds it with `with_decoder=False` (encoder layers only); `SlipForConditionalGeneration`
-    with the full stack. Both use the same parameter names, so either loads the other's checkpoint.
+    `SlipModel` builds the text encoder (`num_layers=split_layer`); `SlipForConditionalGeneration` the whole
+    stack. Both use the same parameter names, so either loads the other's checkpoint.
     """
 
-    def __init__(self, config: SlipConfig, with_decoder: bool):
+    def __init__(self, config: SlipConfig, num_layers: int):
         super().__init__()
         text_config: Gemma3TextConfig = config.text_config
+        if not config.split_layer <= num_layers <= text_config.num_hidden_layers:
+            raise ValueError(
+                f"num_layers must lie in [split_layer={config.split_layer}, {text_config.num_hidden_layers}], "
+                f"got {num_layers}."
+            )
         self.config = text_config
         self.split_layer = config.split_layer
-        self.with_decoder = with_decoder
+        self.with_decoder = num_layers > config.split_layer
         self.embed_tokens = Gemma3TextScaledWordEmbedding(
             text_config.vocab_size,
             text_config.hidden_size,
             text_config.pad_token_id,
             embed_scale=text_config.hidden_size**0.5,
         )
-        num_layers = text_config.num_hidden_layers if with_decoder else config.split_layer
         self.layers = nn.ModuleList([Gemma3DecoderLayer(text_config, idx) for idx in range(num_layers)])
-        if with_decoder:
+        if self.with_decoder:
             self.cross_attention_layers = nn.ModuleList(
                 [SlipCrossAttentionLayer(config) for _ in range(config.split_layer, num_layers)]
             )

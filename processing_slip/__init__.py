@@ -1,8 +1,14 @@
-"""Series and text -> SLIP model inputs: frequency parsing, patch-size policy, feature extractor, processor."""
+"""Series and text -> SLIP model inputs: frequency parsing, patch-size policy, feature extractor, processor.
 
-from transformers import AutoConfig, AutoFeatureExtractor, AutoProcessor
+Importing this package registers the feature extractor and the processor with `AutoFeatureExtractor` and
+`AutoProcessor`. It reads the model side's contract (`SlipConfig`, the input names, the label ignore index) from
+`modeling_slip`, which never imports this package.
+"""
 
-from modeling_slip.configuration_slip import SlipConfig
+from transformers import AutoFeatureExtractor, AutoProcessor
+
+from modeling_slip import SlipConfig
+from modeling_slip.losses import IGNORE_INDEX
 
 from .feature_extraction_slip import NORMALIZATIONS, SlipFeatureExtractor
 from .frequency import (
@@ -20,11 +26,9 @@ from .patch_policy import (
     frequency_class,
     plan_patches,
 )
-from .processing_slip import IGNORE_INDEX, SlipProcessor
+from .processing_slip import SlipProcessor
 from .tokenization import GEMMA_CHAT_TEMPLATE, SPECIAL_TOKENS, train_caption_tokenizer
 
-# modeling_slip registers the "slip" config when imported; exist_ok keeps a repeated registration harmless.
-AutoConfig.register(SlipConfig.model_type, SlipConfig, exist_ok=True)
 AutoFeatureExtractor.register(SlipConfig, SlipFeatureExtractor, exist_ok=True)
 AutoProcessor.register(SlipConfig, SlipProcessor, exist_ok=True)
 

@@ -136,14 +136,7 @@ class SlipFeatureExtractor(FeatureExtractionMixin):
         seconds = self._seconds_per_step(samples, freq)
         patch_sizes = _per_sample("patch_size", patch_size, batch)
         plans = [
-            plan_patches(
-                sample.values.shape[1],
-                step,
-                patch_size=size,
-                target_patches=self.target_patches,
-                max_patches=self.max_patches,
-                max_patch_size=self.max_patch_size,
-            )
+            self.plan(sample.values.shape[1], step, size)
             for sample, step, size in zip(samples, seconds, patch_sizes)
         ]
         for index, plan in enumerate(plans):
@@ -183,20 +176,37 @@ class SlipFeatureExtractor(FeatureExtractionMixin):
             restored.append(np.where(flat_mask, original, np.nan))
         return restored
 
+    def plan(self, length: int, seconds_per_step: float, patch_size: int | None = None) -> PatchPlan:
+        """How this extractor patches a series of `length` steps taken `seconds_per_step` apart: the patch-size
+        policy with this extractor's settings (`patch_size` overrides it)."""
+        return plan_patches(
+            length,
+            seconds_per_step,
+            patch_size=patch_size,
+            target_patches=self.target_patches,
+            max_patches=self.max_patches,
+            max_patch_size=self.max_patch_size,
+        )
+
+    def seconds_per_step(self, freq: Any = None) -> float:
+        """Seconds between steps at `freq`, or at `default_freq` when `freq` is None (1 s with a
+        `DefaultFrequencyWarning` when that is None too)."""
+        return parse_frequency(self.default_freq if freq is None else freq)
+
     def _seconds_per_step(self, samples: list[_Sample], freq: Any) -> list[float]:
         """Seconds per step of each sample: its `freq`, else its time index, else `default_freq`."""
         freqs = _per_sample("freq", freq, len(samples))
         parsed: dict[tuple[type, Any], float] = {}
         seconds = []
         for given, sample in zip(freqs, samples):
-            if given is None:
-                given = sample.time_index if sample.time_index is not None else self.default_freq
+            if given is None and sample.time_index is not None:
+                given = sample.time_index
             if isinstance(given, pd.Index):
                 seconds.append(parse_frequency(given))
                 continue
             key = (type(given), given)
             if key not in parsed:
-                parsed[key] = parse_frequency(given)
+                parsed[key] = self.seconds_per_step(given)
             seconds.append(parsed[key])
         return seconds
 

@@ -22,9 +22,9 @@ from typing import Any
 from transformers import BatchFeature, ProcessorMixin
 from transformers.utils import TensorType
 
-from .tokenization import END_OF_TURN
+from modeling_slip.losses import IGNORE_INDEX
 
-IGNORE_INDEX = -100
+from .tokenization import END_OF_TURN
 
 Message = dict[str, Any]
 

@@ -5,7 +5,7 @@ import torch
 
 from modeling_slip.attention_pooler import SlipAttentionPooler
 from modeling_slip.configuration_slip import SlipConfig, SlipSensorConfig, tiny_text_config
-from modeling_slip.sensor_encoder import key_padding_mask
+from modeling_slip.layers import key_padding_mask
 
 SENSOR_WIDTH, TEXT_WIDTH, QUERIES = 16, 24, 4
 

@@ -151,7 +151,7 @@ class _FakeModel(torch.nn.Module):
         self.scale = torch.nn.Parameter(torch.ones(()))
         self.modes = []
 
-    def get_patch_features(self, sensor_values, sensor_mask, sensor_time, patch_size):
+    def get_mean_token_features(self, sensor_values, sensor_mask, sensor_time, patch_size):
         self.modes.append(self.training)
         count = sensor_mask.flatten(1).sum(1).float()
         return torch.stack(
@@ -159,7 +159,7 @@ class _FakeModel(torch.nn.Module):
         )
 
     def get_sensor_features(self, **inputs):
-        return torch.nn.functional.normalize(self.get_patch_features(**inputs), dim=-1)
+        return torch.nn.functional.normalize(self.get_mean_token_features(**inputs), dim=-1)
 
 
 def test_extraction_keeps_order_and_batches_by_length():

@@ -139,7 +139,7 @@ def test_dual_encoder_features(coca):
         output = dual(**sensors, **text)
         sensor_features = dual.get_sensor_features(**sensors)
         text_features = dual.get_text_features(**text)
-        patch_features = dual.get_patch_features(**sensors)
+        patch_features = dual.get_mean_token_features(**sensors)
         encoded = dual.sensor_model(**sensors)
     assert isinstance(output, SlipOutput)
     torch.testing.assert_close(output.sensor_embeds, sensor_features)

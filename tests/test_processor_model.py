@@ -55,7 +55,7 @@ def test_model_runs_on_processor_output(processor, model, kind):
 
     dual = SlipModel(model.config).eval()
     sensor_inputs = processor(series=series, freq=freq, return_tensors="pt")
-    features = dual.get_patch_features(**sensor_inputs)
+    features = dual.get_mean_token_features(**sensor_inputs)
     assert features.shape == (3, model.config.sensor_config.hidden_size) and torch.isfinite(features).all()
 
 

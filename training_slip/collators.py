@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from transformers import BatchFeature
 from transformers.utils import logging
 
+from modeling_slip.losses import caption_labels
 from processing_slip.frequency import DefaultFrequencyWarning
 
 logger = logging.get_logger(__name__)
@@ -42,14 +42,6 @@ def process_rows(processor: Any, rows: Sequence[dict[str, Any]], **kwargs: Any) 
         return processor(series=rows_to_series(rows), freq=freqs, **kwargs)
 
 
-def _mask_first_label(labels: torch.Tensor) -> torch.Tensor:
-    """Position 0 (BOS) is never a next-token target: mask it so Trainer's token count for
-    `num_items_in_batch` equals the number of terms in the caption loss."""
-    labels = labels.clone()
-    labels[:, 0] = -100
-    return labels
-
-
 @dataclass
 class SlipPretrainingCollator:
     """(series, caption) rows -> sensor tensors + caption tokens + labels for the CoCa objective.
@@ -75,8 +67,7 @@ class SlipPretrainingCollator:
                 f"Some captions reach max_text_length={self.max_text_length} tokens and are cut there (<eos> kept); "
                 "raise max_text_length to train on them whole."
             )
-        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
-        batch["labels"] = _mask_first_label(labels)
+        batch["labels"] = caption_labels(batch["input_ids"], batch["attention_mask"])
         return batch
 
 

@@ -7,24 +7,17 @@ from typing import Any
 import datasets
 import pyarrow.compute as pc
 
-from processing_slip.frequency import parse_frequency
-from processing_slip.patch_policy import plan_patches
-
 LENGTH_COLUMN = "length"
 
 
 def token_count(series_shape: tuple[int, int], freq: str | None, feature_extractor: Any) -> int:
-    """Encoder tokens (channels x patches) the feature extractor's patch policy gives a (C, L) series."""
+    """Encoder tokens (channels x patches) the feature extractor gives a (C, L) series; a row without a rate
+    ("") gets the extractor's default, as in the collators."""
     channels, length = series_shape
-    seconds = parse_frequency(freq or feature_extractor.default_freq or "1s")
-    plan = plan_patches(
-        length,
-        seconds,
-        target_patches=feature_extractor.target_patches,
-        max_patches=feature_extractor.max_patches,
-        max_patch_size=feature_extractor.max_patch_size,
+    return (
+        channels
+        * feature_extractor.plan(length, feature_extractor.seconds_per_step(freq or None)).num_patches
     )
-    return channels * plan.num_patches
 
 
 def add_token_lengths(dataset: datasets.Dataset, feature_extractor: Any) -> datasets.Dataset:

@@ -21,7 +21,7 @@ from .trainer import SlipTrainer, SlipTrainingArguments
 
 logger = logging.get_logger(__name__)
 
-DEFAULT_LORA_TARGETS = r".*text_model\.(layers\.\d+\.self_attn|cross_attention_layers\.\d+\.cross_attn)\.(q_proj|k_proj|v_proj|o_proj)"
+DEFAULT_LORA_TARGETS = r".*text_model\.(layers\.\d+\.self_attn|cross_attention_layers\.\d+\.cross_attn)\.(q_proj|k_proj|v_proj|o_proj|out_proj)"
 
 
 @dataclass

@@ -244,8 +244,10 @@ def run_pretraining(
             f"{model.config.text_config.vocab_size}; use the text model's own tokenizer."
         )
     _warn_long_captions(processor, splits["train"][data_args.caption_column], data_args.max_text_length)
-    train = add_token_lengths(splits["train"], processor.feature_extractor)
-    validation = add_token_lengths(splits["test"], processor.feature_extractor)
+    train, validation = splits["train"], splits["test"]
+    if training_args.train_sampling_strategy == "group_by_length":
+        train = add_token_lengths(train, processor.feature_extractor)
+        validation = add_token_lengths(validation, processor.feature_extractor)
     trainer = SlipTrainer(
         model=model,
         args=training_args,

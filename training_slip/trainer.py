@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from transformers import Trainer, TrainingArguments
 
+from modeling_slip.losses import caption_target_count, weighted_loss
+
 LOGGED_OUTPUTS = ("contrastive_loss", "caption_loss", "logit_scale")
 
 
@@ -54,9 +56,7 @@ class SlipTrainer(Trainer):
         if model.training and self.accelerator.num_processes > 1 and logged["caption_loss"] is not None:
             logged["caption_loss"] = outputs["caption_loss"] * self._global_token_share(inputs["labels"])
             config = self.accelerator.unwrap_model(model).config
-            loss = config.caption_loss_weight * logged["caption_loss"]
-            if logged["contrastive_loss"] is not None:
-                loss = loss + config.contrastive_loss_weight * logged["contrastive_loss"]
+            loss = weighted_loss(logged["caption_loss"], logged["contrastive_loss"], config)
         if model.training:
             for name, value in logged.items():
                 if value is not None:
@@ -69,7 +69,7 @@ class SlipTrainer(Trainer):
     def _global_token_share(self, labels: torch.Tensor) -> torch.Tensor:
         """This rank's caption tokens x world size / all ranks' caption tokens: the factor that turns this rank's
         token mean into its part of the global token mean once DDP averages over ranks."""
-        local_tokens = (labels[:, 1:] != -100).sum().float()
+        local_tokens = caption_target_count(labels).float()
         global_tokens = self.accelerator.reduce(local_tokens.clone(), reduction="sum")
         return local_tokens * self.accelerator.num_processes / global_tokens
 

@@ -49,7 +49,7 @@ def linear_joint_input_map(base_patch_size: int, patch_size: int) -> torch.Tenso
 INPUT_MAPS = {"pinv": pinv_input_map, "linear_joint": linear_joint_input_map}
 
 
-class SlipFlexPatchEmbedding(nn.Module):
+class SlipFlexMLP(nn.Module):
     """Embeds (B, C, P, S) patches of mixed patch sizes into (B, C, P, hidden_size) tokens."""
 
     def __init__(self, config: SlipSensorConfig):

@@ -6,16 +6,16 @@ import torch
 import torch.nn.functional as F
 
 from modeling_slip.configuration_slip import SlipSensorConfig
-from modeling_slip.patch_embedding import SlipFlexPatchEmbedding
+from modeling_slip.flex_mlp import SlipFlexMLP
 
 BASE = 8
 
 
-def make_embedding(mode: str) -> SlipFlexPatchEmbedding:
+def make_embedding(mode: str) -> SlipFlexMLP:
     config = SlipSensorConfig(
         hidden_size=16, num_attention_heads=2, base_patch_size=BASE, max_patch_size=32, patch_resize_mode=mode
     )
-    return SlipFlexPatchEmbedding(config).eval().double()
+    return SlipFlexMLP(config).eval().double()
 
 
 def random_patches(batch: int, patch_size: int, channels: int = 2, patches: int = 3):
@@ -29,7 +29,7 @@ def features(values, mask, time) -> torch.Tensor:
     return torch.cat((values, mask.double(), time), dim=-1)
 
 
-def mlp_with_weights(embedding: SlipFlexPatchEmbedding, z, hidden_weight, residual_weight) -> torch.Tensor:
+def mlp_with_weights(embedding: SlipFlexMLP, z, hidden_weight, residual_weight) -> torch.Tensor:
     """The FlexMLP written out with explicitly given input-layer weights."""
     hidden = F.linear(z, hidden_weight, embedding.hidden_layer.bias)
     out = embedding.output_layer(F.silu(hidden))
