@@ -38,7 +38,7 @@ class SlipAttentionPooler(nn.Module):
             hidden_size=width,
             num_heads=config.pooler_num_heads,
             kv_size=context_width,
-            out_bias=True,
+            out_bias=config.attention_output_bias,
         )
         self.mlp_layer_norm = nn.LayerNorm(width, eps=eps) if config.pooler_ffn_layer_norm else nn.Identity()
         self.mlp = SlipSwiGLU(width, config.pooler_intermediate_size)

@@ -9,6 +9,14 @@ from transformers import Gemma3TextConfig, PretrainedConfig
 
 PATCH_RESIZE_MODES = ("pinv", "linear_joint")
 ATTENTION_TYPES = ("full", "group")
+TEXT_LAYOUTS = ("slip", "reference")
+"""How captions are laid out and where the text embedding is read (`SlipConfig.text_layout`); the processor
+follows the same setting (`SlipProcessor.text_layout`).
+
+- "slip": `<bos> caption <eos>`, right padded; the embedding is the state at the last attended token (<eos>).
+- "reference": the SLIP authors' layout, for their weights: `<bos> caption` with no <eos>, left padded; the
+  embedding is the state at the token before the last attended one (the last position of `ids[:, :-1]`).
+"""
 
 EARLIER_CHECKPOINT_VALUES = {"pooler_ffn_layer_norm": False}
 """Fields added after slip 0.1.0 whose default for new models differs from how older checkpoints were built: a
@@ -21,7 +29,12 @@ CONVERTER_COMMAND = "python -m modeling_slip.convert_reference_checkpoint SOURCE
 
 
 class SlipSensorConfig(PretrainedConfig):
-    """Sensor encoder: FlexMLP patch embedder + Pre-LN transformer with 2D RoPE over (channel, patch)."""
+    """Sensor encoder: FlexMLP patch embedder + Pre-LN transformer with 2D RoPE over (channel, patch).
+
+    Dropout: `embedding_dropout` in the FlexMLP, `attention_dropout` on attention probabilities, `hidden_dropout`
+    on the attention residual and `mlp_dropout` on the FFN residual (default: `hidden_dropout`; the SLIP authors'
+    weights were finetuned with 0 there).
+    """
 
     model_type = "slip_sensor"
     base_config_key = "sensor_config"
@@ -42,6 +55,7 @@ class SlipSensorConfig(PretrainedConfig):
         embedding_dropout: float = 0.0,
         hidden_dropout: float = 0.0,
         attention_dropout: float = 0.0,
+        mlp_dropout: float | None = None,
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
         **kwargs: Any,
@@ -74,6 +88,7 @@ class SlipSensorConfig(PretrainedConfig):
         self.embedding_dropout = embedding_dropout
         self.hidden_dropout = hidden_dropout
         self.attention_dropout = attention_dropout
+        self.mlp_dropout = hidden_dropout if mlp_dropout is None else mlp_dropout
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         super().__init__(**kwargs)
@@ -133,7 +148,15 @@ def tiny_text_config(**overrides: Any) -> Gemma3TextConfig:
 
 class SlipConfig(PretrainedConfig):
     """SLIP = CoCa for sensors. `text_config` is a `Gemma3TextConfig`; its layers [0, split_layer) encode
-    text, layers [split_layer, num_hidden_layers) decode captions with cross-attention to sensor tokens."""
+    text, layers [split_layer, num_hidden_layers) decode captions with cross-attention to sensor tokens.
+
+    Settings that reproduce the SLIP authors' weights (set by `convert_reference_checkpoint`; the defaults are
+    this package's own choices for models it trains): `text_layout="reference"` (see `TEXT_LAYOUTS`),
+    `caption_uses_contrastive_query=True` (all 1 + num_caption_queries pooled tokens are the decoder's context),
+    `logit_scale_max=1 / 0.07`, `attention_output_bias=False` (no bias on the output projections of the pooler
+    and the decoder's cross-attention), `text_embed_scale` (Gemma's sqrt(hidden_size) embedding scale as their
+    bf16 runs computed it, 25.25 for width 640; None: sqrt(hidden_size)) and the sensor config's dropouts.
+    """
 
     model_type = "slip"
     sub_configs = {"sensor_config": SlipSensorConfig, "text_config": Gemma3TextConfig}
@@ -158,8 +181,13 @@ class SlipConfig(PretrainedConfig):
         caption_loss_weight: float = 1.0,
         freeze_text_embeddings: bool = True,
         num_frozen_text_layers: int = 8,
+        text_layout: str = "slip",
+        attention_output_bias: bool = True,
+        text_embed_scale: float | None = None,
         **kwargs: Any,
     ):
+        if text_layout not in TEXT_LAYOUTS:
+            raise ValueError(f"text_layout must be one of {TEXT_LAYOUTS}, got {text_layout!r}.")
         if sensor_config is None:
             sensor_config = SlipSensorConfig()
         elif isinstance(sensor_config, dict):
@@ -199,6 +227,9 @@ class SlipConfig(PretrainedConfig):
         self.caption_loss_weight = caption_loss_weight
         self.freeze_text_embeddings = freeze_text_embeddings
         self.num_frozen_text_layers = num_frozen_text_layers
+        self.text_layout = text_layout
+        self.attention_output_bias = attention_output_bias
+        self.text_embed_scale = text_embed_scale
         kwargs.setdefault("tie_word_embeddings", text_config.tie_word_embeddings)
         super().__init__(**kwargs)
 

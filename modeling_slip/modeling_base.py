@@ -136,7 +136,8 @@ class SlipPreTrainedModel(PreTrainedModel):
             if module.text_model.with_decoder and self.config.zero_init_cross_attention:
                 for layer in module.text_model.cross_attention_layers:
                     init.zeros_(layer.cross_attn.out_proj.weight)
-                    init.zeros_(layer.cross_attn.out_proj.bias)
+                    if layer.cross_attn.out_proj.bias is not None:
+                        init.zeros_(layer.cross_attn.out_proj.bias)
 
     def freeze_text_tower(self) -> None:
         """Apply the paper's freezing policy from the config: token embeddings (and with them a tied LM head)
@@ -191,9 +192,17 @@ class SlipPreTrainedModel(PreTrainedModel):
         return F.normalize(self.sensor_projection(pooled[:, 0]), dim=-1)
 
     def _text_embeds(self, text_output: SlipTextTransformerOutput, attention_mask: torch.Tensor | None):
+        """The projected, L2-normalised encoder state at each caption's embedding token (`TEXT_LAYOUTS`)."""
         hidden = text_output.text_hidden_state
-        eos = last_token_indices(attention_mask, hidden.shape[0], hidden.shape[1], hidden.device)
-        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), eos]
+        position = last_token_indices(attention_mask, hidden.shape[0], hidden.shape[1], hidden.device)
+        if self.config.text_layout == "reference":
+            if attention_mask is not None and bool((attention_mask.sum(dim=1) < 2).any()):
+                raise ValueError(
+                    "text_layout='reference' reads the token before the last one: every caption needs at least "
+                    "two tokens (<bos> and one more)."
+                )
+            position = position - 1
+        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), position]
         return F.normalize(self.text_projection(pooled), dim=-1)
 
     @staticmethod

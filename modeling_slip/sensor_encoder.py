@@ -58,6 +58,7 @@ class SlipSensorEncoderLayer(GradientCheckpointingLayer):
         self.mlp_layer_norm = nn.LayerNorm(width, eps=eps)
         self.mlp = SlipSwiGLU(width, config.intermediate_size)
         self.dropout = nn.Dropout(config.hidden_dropout)
+        self.mlp_dropout = nn.Dropout(config.mlp_dropout)
 
     def _attend(
         self, attention: SlipAttention, states: torch.Tensor, view: SlipAttentionView, output_attentions: bool
@@ -97,7 +98,7 @@ class SlipSensorEncoderLayer(GradientCheckpointingLayer):
                 attended.view(batch, patches, channels, width).transpose(1, 2)
             )
             all_weights = (time_weights, channel_weights)
-        hidden_states = hidden_states + self.dropout(self.mlp(self.mlp_layer_norm(hidden_states)))
+        hidden_states = hidden_states + self.mlp_dropout(self.mlp(self.mlp_layer_norm(hidden_states)))
         return hidden_states, all_weights
 
 

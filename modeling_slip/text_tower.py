@@ -94,7 +94,7 @@ class SlipCrossAttentionLayer(GradientCheckpointingLayer):
             hidden_size=width,
             num_heads=config.cross_attention_num_heads,
             kv_size=width,
-            out_bias=True,
+            out_bias=config.attention_output_bias,
             dropout=config.cross_attention_dropout,
         )
 
@@ -142,7 +142,7 @@ class SlipTextTransformer(nn.Module):
             text_config.vocab_size,
             text_config.hidden_size,
             text_config.pad_token_id,
-            embed_scale=text_config.hidden_size**0.5,
+            embed_scale=config.text_embed_scale or text_config.hidden_size**0.5,
         )
         self.layers = nn.ModuleList([Gemma3DecoderLayer(text_config, idx) for idx in range(num_layers)])
         if self.with_decoder:

@@ -1,6 +1,7 @@
 """SlipProcessor: a `SlipFeatureExtractor` for series plus a tokenizer for text, in one call.
 
-Text comes in three shapes, each laid out the way the model reads it:
+Text comes in three shapes, each laid out the way the model reads it. With `text_layout="slip"` (the default,
+for models this package trains):
 
 - **captions** (`text=`): <bos> caption <eos>, right padded. The model takes the text embedding at the last
   attended token, which is <eos>. Zero-shot class prompts are captions too.
@@ -9,6 +10,11 @@ Text comes in three shapes, each laid out the way the model reads it:
   the answer tokens and are -100 on the prompt and on padding. Right padded.
 - **generation** (`prompts=` alone): the chat template with the model turn opened, left padded so that new
   tokens follow every prompt directly.
+
+With `text_layout="reference"` (the SLIP authors' layout, which their converted weights were trained on;
+`SlipConfig.TEXT_LAYOUTS`): captions are `<bos> caption` without <eos>, left padded; prompts are plain text
+(the task's instruction, no chat template): `<bos> prompt`, left padded, and for finetuning
+`<bos> prompt` + " answer" + <eos> with labels on " answer" <eos>, right padded.
 
 Special tokens are added here, never by the tokenizer, so Gemma-3's tokenizer and `train_caption_tokenizer`'s
 give the same layout.
@@ -22,6 +28,7 @@ from typing import Any
 from transformers import BatchFeature, ProcessorMixin
 from transformers.utils import TensorType
 
+from modeling_slip.configuration_slip import TEXT_LAYOUTS
 from modeling_slip.losses import IGNORE_INDEX
 
 from .tokenization import END_OF_TURN
@@ -37,10 +44,17 @@ class SlipProcessor(ProcessorMixin):
         tokenizer ([`PreTrainedTokenizerBase`]): needs <bos>, <eos>, <pad>, <end_of_turn> and a chat template
             (its own, or `chat_template=` here) for prompts.
         chat_template (`str`, *optional*): overrides the tokenizer's chat template for `prompts=`.
+        text_layout (`str`, defaults to `"slip"`): "slip" or "reference" (module docstring); it must match the
+            model's `config.text_layout`.
     """
 
-    def __init__(self, feature_extractor, tokenizer, chat_template: str | None = None):
+    def __init__(
+        self, feature_extractor, tokenizer, chat_template: str | None = None, text_layout: str = "slip"
+    ):
+        if text_layout not in TEXT_LAYOUTS:
+            raise ValueError(f"text_layout must be one of {TEXT_LAYOUTS}, got {text_layout!r}.")
         super().__init__(feature_extractor, tokenizer, chat_template=chat_template)
+        self.text_layout = text_layout
 
     def __call__(
         self,
@@ -90,19 +104,20 @@ class SlipProcessor(ProcessorMixin):
             raise ValueError(f"Unexpected arguments {sorted(kwargs)}; they only apply together with series=.")
         if text is not None:
             encoded = self._encode_captions(_as_list(text, "text"), max_length, truncation)
-            side = "right"
+            side = "left" if self.text_layout == "reference" else "right"
         elif prompts is not None:
-            conversations = _as_conversations(prompts)
+            prompt_ids = self._render(prompts)
             if answers is None:
-                encoded = self._encode_prompts(conversations, max_length)
+                _check_length(prompt_ids, max_length)
+                encoded = {"input_ids": prompt_ids}
                 side = "left"
             else:
                 answer_list = _as_list(answers, "answers")
-                if len(answer_list) != len(conversations):
+                if len(answer_list) != len(prompt_ids):
                     raise ValueError(
-                        f"Got {len(conversations)} prompts but {len(answer_list)} answers; pass one answer per prompt."
+                        f"Got {len(prompt_ids)} prompts but {len(answer_list)} answers; pass one answer per prompt."
                     )
-                encoded = self._encode_finetuning(conversations, answer_list, max_length)
+                encoded = self._encode_finetuning(prompt_ids, answer_list, max_length)
                 side = "right"
         else:
             return BatchFeature(features)
@@ -137,17 +152,21 @@ class SlipProcessor(ProcessorMixin):
         return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
 
     def caption_lengths(self, texts: list[str]) -> list[int]:
-        """Tokens each caption takes as `text=` input, <bos> and <eos> included (before any truncation)."""
-        return [len(ids) + 2 for ids in self._tokenize(list(texts))]
+        """Tokens each caption takes as `text=` input, special tokens included (before any truncation)."""
+        special = 1 if self.text_layout == "reference" else 2
+        return [len(ids) + special for ids in self._tokenize(list(texts))]
+
+    def _bos(self) -> int:
+        return self._token_id(self.tokenizer.bos_token, "<bos>")
+
+    def _eos(self) -> int:
+        return self._token_id(self.tokenizer.eos_token, "<eos>")
 
     def _encode_captions(self, texts: list[str], max_length: int | None, truncation: bool) -> dict[str, list]:
-        bos, eos = (
-            self._token_id(self.tokenizer.bos_token, "<bos>"),
-            self._token_id(self.tokenizer.eos_token, "<eos>"),
-        )
-        sequences = [[bos, *ids, eos] for ids in self._tokenize(texts)]
+        closing = [] if self.text_layout == "reference" else [self._eos()]
+        sequences = [[self._bos(), *ids, *closing] for ids in self._tokenize(texts)]
         if max_length is not None:
-            if max_length < 2:
+            if max_length < 1 + len(closing):
                 raise ValueError(f"max_length must leave room for <bos> and <eos>, got {max_length}.")
             too_long = [i for i, ids in enumerate(sequences) if len(ids) > max_length]
             if too_long and not truncation:
@@ -155,31 +174,32 @@ class SlipProcessor(ProcessorMixin):
                     f"Captions {too_long} are longer than max_length={max_length} tokens; raise max_length or "
                     "pass truncation=True to cut them (keeping <eos>)."
                 )
-            sequences = [
-                ids if len(ids) <= max_length else [*ids[: max_length - 1], eos] for ids in sequences
-            ]
+            keep = max_length - len(closing)
+            sequences = [ids if len(ids) <= max_length else [*ids[:keep], *closing] for ids in sequences]
         return {"input_ids": sequences}
 
-    def _render(self, conversations: list[list[Message]]) -> list[list[int]]:
+    def _render(self, prompts: Any) -> list[list[int]]:
+        """Prompt token ids: the chat template with the model turn opened, or, in the reference layout, the
+        plain prompt text after <bos>."""
+        if self.text_layout == "reference":
+            texts = _as_list(prompts, "prompts (plain text in the reference layout, no chat conversations)")
+            return [[self._bos(), *ids] for ids in self._tokenize(texts)]
         rendered = self.tokenizer.apply_chat_template(
-            conversations, tokenize=False, add_generation_prompt=True, chat_template=self.chat_template
+            _as_conversations(prompts),
+            tokenize=False,
+            add_generation_prompt=True,
+            chat_template=self.chat_template,
         )
         return self._tokenize(rendered)
 
-    def _encode_prompts(self, conversations: list[list[Message]], max_length: int | None) -> dict[str, list]:
-        sequences = self._render(conversations)
-        _check_length(sequences, max_length)
-        return {"input_ids": sequences}
-
     def _encode_finetuning(
-        self, conversations: list[list[Message]], answers: list[str], max_length: int | None
+        self, prompt_ids: list[list[int]], answers: list[str], max_length: int | None
     ) -> dict[str, list]:
-        closing = [
-            self._token_id(END_OF_TURN, "end-of-turn"),
-            self._token_id(self.tokenizer.eos_token, "<eos>"),
-        ]
-        prompt_ids = self._render(conversations)
-        answer_ids = [[*ids, *closing] for ids in self._tokenize(answers)]
+        if self.text_layout == "reference":
+            answer_ids = [[*ids, self._eos()] for ids in self._tokenize([f" {answer}" for answer in answers])]
+        else:
+            closing = [self._token_id(END_OF_TURN, "end-of-turn"), self._eos()]
+            answer_ids = [[*ids, *closing] for ids in self._tokenize(answers)]
         sequences = [[*prompt, *answer] for prompt, answer in zip(prompt_ids, answer_ids)]
         _check_length(sequences, max_length)
         labels = [[IGNORE_INDEX] * len(prompt) + answer for prompt, answer in zip(prompt_ids, answer_ids)]
