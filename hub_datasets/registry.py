@@ -129,5 +129,8 @@ def card_text(name: str, builder: datasets.DatasetBuilder) -> str:
         "from datasets import load_dataset",
         'dataset = load_dataset("path/or/hub-id")',
         "```",
+        "",
+        "With the `slip` package, `hub_datasets.load_exported(folder)` loads a downloaded copy only after "
+        "checking every data file against the SHA-256 manifest in this card's `slip_checksums`.",
     ]
     return "\n".join(lines)

@@ -10,12 +10,18 @@ statistical / structural split, so those columns are "". The release states no c
 sampling rate: channel names and units are "" and ``freq`` is "" (`processing_slip` then picks a patch size
 from the length; the authors' per-dataset ``patch_size`` is in ``meta.csv``). ``domain`` comes from
 ``meta.csv``; ``source`` is ``slip/<dataset>``.
+
+Integrity: pages are verified against their CRCs wherever the files carry them, and a file that cannot be
+read raises `SourceFileError` naming it. No digest of the release is published, so ``checksums=`` pins the
+SHA-256 of files you trust (the Hub shows each file's). The prepared dataset is cached under a digest of the
+release's files, so a file changed after an earlier build is read afresh, never served from that build.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -24,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .integrity import cache_key, file_digest
 from .schema import CORPUS_FEATURES
 from .sources.base import SourceFileError
 
@@ -37,9 +44,11 @@ _BATCH_ROWS = 1024
 class ReleasedSlipCorpusConfig(datasets.BuilderConfig):
     """Args:
     caption_columns: which of ``caption0`` .. ``caption3`` to emit rows for (one row per non-empty caption).
+    checksums: file path relative to ``data_dir`` -> SHA-256 it must have; every name must be a file read.
     """
 
     caption_columns: tuple[str, ...] = CAPTION_COLUMNS
+    checksums: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         super().__post_init__()
@@ -52,6 +61,27 @@ class ReleasedSlipCorpusConfig(datasets.BuilderConfig):
             raise ValueError(
                 f"caption_columns must be a non-empty subset of {CAPTION_COLUMNS}, got {self.caption_columns}."
             )
+        self.checksums = dict(self.checksums)
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.checksums.items()):
+            raise ValueError(
+                "checksums must map file paths (relative to data_dir) to SHA-256 hex strings, got "
+                f"{self.checksums}."
+            )
+
+
+def release_digests(root: Path) -> dict[str, str]:
+    """SHA-256 of every file the reader reads (Parquet files, meta.csv), by path relative to ``root``."""
+    files = sorted(root.rglob("*.parquet")) + [root / "meta.csv"]
+    return {file.relative_to(root).as_posix(): file_digest(file) for file in files if file.is_file()}
+
+
+def read_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Record batches of one release file, its page CRCs verified where it has them; errors name the file."""
+    try:
+        parquet = pq.ParquetFile(path, page_checksum_verification=True)
+        yield from parquet.iter_batches(batch_size=_BATCH_ROWS, columns=columns)
+    except (OSError, pa.ArrowException) as error:
+        raise SourceFileError(f"Cannot read the Parquet file {path}: {error}") from error
 
 
 def read_meta(path: Path) -> dict[str, dict[str, str]]:
@@ -98,6 +128,10 @@ class ReleasedSlipCorpus(datasets.GeneratorBasedBuilder):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("dataset_name", "released_slip_corpus")
+        data_dir = kwargs.get("data_dir")
+        self.digests = release_digests(Path(data_dir)) if data_dir and Path(data_dir).is_dir() else {}
+        if self.digests:  # the cache folder follows the files' contents, not only their path
+            kwargs["hash"] = cache_key(json.dumps(self.digests, sort_keys=True))
         super().__init__(*args, **kwargs)
         self.config.validate()
 
@@ -118,15 +152,31 @@ class ReleasedSlipCorpus(datasets.GeneratorBasedBuilder):
             raise SourceFileError(
                 f"No .parquet file under {root}; pass the folder holding the released corpus."
             )
+        self._check_checksums(root)
         meta = read_meta(root / "meta.csv")
         for path in files:
             self._check_file(path, meta)
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs={"files": files, "meta": meta})]
 
+    def _check_checksums(self, root: Path) -> None:
+        """Every ``checksums=`` entry names a file read here, and that file has the given SHA-256."""
+        unknown = sorted(set(self.config.checksums) - set(self.digests))
+        if unknown:
+            raise ValueError(
+                f"checksums= names {unknown}, which are not files of the release; its files are "
+                f"{sorted(self.digests)}."
+            )
+        for name, expected in sorted(self.config.checksums.items()):
+            if self.digests[name] != expected.lower():
+                raise SourceFileError(
+                    f"{root / name}: SHA-256 {self.digests[name]} does not match the {expected} passed as "
+                    "checksums=; the file is corrupt or not the one you pinned. Download it again."
+                )
+
     def _check_file(self, path: Path, meta: dict[str, dict[str, str]]) -> None:
         """Fail before writing anything on an unreadable file, missing columns or a dataset absent from meta.csv."""
         try:
-            parquet = pq.ParquetFile(path)
+            parquet = pq.ParquetFile(path, page_checksum_verification=True)
             missing = set(_REQUIRED + self.config.caption_columns) - set(parquet.schema_arrow.names)
             if missing:
                 raise SourceFileError(f"{path} lacks columns {sorted(missing)}.")
@@ -142,9 +192,8 @@ class ReleasedSlipCorpus(datasets.GeneratorBasedBuilder):
     ) -> Iterator[tuple[str, dict]]:
         wanted = self.config.caption_columns
         for path in files:
-            parquet = pq.ParquetFile(path)
             row = 0
-            for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=[*_REQUIRED, *wanted]):
+            for batch in read_batches(path, [*_REQUIRED, *wanted]):
                 for record in batch.to_pylist():
                     where = f"{path} row {row}"
                     dataset = record["dataset"]

@@ -1,7 +1,12 @@
 """Reader of the authors' released corpus format, on a fixture written in that format."""
 
+import hashlib
+import os
+import re
+
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from hub_datasets.schema import CORPUS_FEATURES
@@ -98,3 +103,45 @@ def test_missing_column_is_named(tmp_path, release):
 def test_data_dir_is_required(tmp_path):
     with pytest.raises(ValueError, match="data_dir"):
         ReleasedSlipCorpus(cache_dir=str(tmp_path)).download_and_prepare()
+
+
+def _rewrite_caption(path, caption):
+    """Rewrite a release file with another first caption, keeping its timestamps (as bit rot or copies do)."""
+    times = (path.stat().st_atime_ns, path.stat().st_mtime_ns)
+    frame = pd.read_parquet(path)
+    frame.loc[0, "caption0"] = caption
+    frame.to_parquet(path)
+    os.utime(path, ns=times)
+
+
+def test_a_changed_release_is_read_afresh(tmp_path, release):
+    assert _build(tmp_path, release)["caption"][0] == "rises steadily"
+    _rewrite_caption(release / "part-0.parquet", "falls steadily")
+    assert _build(tmp_path, release)["caption"][0] == "falls steadily"
+
+
+def test_page_checksums_are_verified_where_present(tmp_path, release):
+    path = release / "part-0.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table, path, write_page_checksum=True, compression="none")
+    data = bytearray(path.read_bytes())
+    offset = data.index(b"rises steadily")  # inside a data page of caption0
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(Exception) as raised:  # datasets wraps errors raised while generating rows
+        _build(tmp_path, release)
+    error = raised.value
+    while not isinstance(error, SourceFileError) and error is not None:
+        error = error.__cause__
+    assert error is not None and re.search("part-0.parquet.*CRC", str(error))
+
+
+def test_checksums_pin_release_files(tmp_path, release):
+    digest = hashlib.sha256((release / "part-0.parquet").read_bytes()).hexdigest()
+    assert len(_build(tmp_path, release, checksums={"part-0.parquet": digest})) == 6
+    with pytest.raises(SourceFileError, match=r"part-1.parquet: SHA-256 .* does not match the 0{64}"):
+        _build(tmp_path, release, checksums={"part-1.parquet": "0" * 64})
+    with pytest.raises(
+        ValueError, match=r"\['part-7.parquet'\].*'meta.csv', 'part-0.parquet', 'part-1.parquet'"
+    ):
+        _build(tmp_path, release, checksums={"part-7.parquet": digest})

@@ -9,7 +9,7 @@ import pytest
 from hub_datasets.sources import SOURCES, UCI_HAR_TEST_SUBJECTS, UCI_HAR_TRAIN_SUBJECTS, SourceFileError
 from hub_datasets.sources.base import MissingSourcePackageError, package_dir
 from hub_datasets.sources.daphnet import read_daphnet
-from hub_datasets.sources.hapt import hapt_arrays, hapt_sessions, label_runs
+from hub_datasets.sources.hapt import _convert, hapt_arrays, hapt_sessions, label_runs
 from hub_datasets.windowing import decimate, random_window, scale_freq, sliding_windows
 from processing_slip.frequency import parse_frequency
 
@@ -90,9 +90,12 @@ def test_hapt_unpickler_refuses_foreign_globals(tmp_path):
         def __reduce__(self):
             return (print, ("pwned",))
 
-    (tmp_path / "HAPT.pkl.gz").write_bytes(gzip.compress(pickle.dumps(Payload(), protocol=2)))
-    with pytest.raises(SourceFileError, match="refusing to load __builtin__.print"):
+    path = tmp_path / "HAPT.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(Payload(), protocol=2)))
+    with pytest.raises(SourceFileError, match="HAPT.pkl.gz has SHA-256 .*it is not read"):
         hapt_arrays(str(tmp_path), cache_dir=tmp_path / "cache")
+    with pytest.raises(SourceFileError, match="refusing to load __builtin__.print"):
+        _convert(path)  # behind the pinned digest, the unpickler refuses foreign globals too
 
 
 def test_sliding_windows():

@@ -3,23 +3,27 @@
 Each builder names its raw files as :class:`SourceFile` (the file name as published, its URL and, where
 it is known, its checksum). Files come from ``data_dir`` when the user passes one (already downloaded raw
 files, as the tests do) and from ``dl_manager.download`` otherwise. Every file is verified before it is
-parsed: by checksum where one is known, else by size and archive integrity. A bad file raises
-:class:`SourceFileError` naming it. ``datasets`` prepares into ``<cache>.incomplete`` and only renames on
-success, so a failure never leaves a partial dataset behind; archives that must be unpacked for a reader
-that wants real paths (``wfdb``) are unpacked the same way, into a temporary folder renamed on success.
+parsed: by size and archive integrity (every zip member's CRC, the whole compressed stream of a tar), and by
+its digest where one is published or passed as ``checksums=``. A download with no known digest is trusted on
+first use: its SHA-256 is recorded in the download cache and a later download that differs is refused. A
+bad file raises :class:`SourceFileError` naming it. ``datasets`` prepares into ``<cache>.incomplete`` and
+only renames on success, so a failure never leaves a partial dataset behind; archives that must be unpacked
+for a reader that wants real paths (``wfdb``) are unpacked the same way, into a temporary folder renamed on
+success.
 """
 
 from __future__ import annotations
 
 import abc
-import hashlib
 import importlib
+import json
+import lzma
 import os
 import shutil
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +31,11 @@ from types import ModuleType
 import datasets
 import numpy as np
 
-_CHUNK = 1 << 20
+from ..integrity import cache_key, file_digest
+
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+TRUST_DIR = "slip_trusted"
+"""Folder of the download cache holding the SHA-256 of each first download that has no published digest."""
 
 
 def import_reader(module: str) -> ModuleType:
@@ -51,8 +59,8 @@ class SourceFile:
     Attributes:
         name: the file name as published; also its name inside ``data_dir``.
         url: where ``dl_manager`` downloads it from.
-        checksum: hex digest of the published file, or None where no published digest is known
-            (then size and archive integrity are checked instead).
+        checksum: hex digest of the published file, or None where no published digest is known (then size
+            and archive integrity are checked, and a download is trusted on first use).
         algorithm: ``hashlib`` name of the digest (PhysioNet and MNE publish SHA1 for Sleep-EDF).
     """
 
@@ -66,21 +74,14 @@ class SourceConfig(datasets.BuilderConfig):
     """BuilderConfig with a checksum override, so a mirror or a re-release can be verified too.
 
     Args:
-        checksums: file name -> hex digest (same algorithm as the SourceFile) replacing the built-in one.
+        checksums: file name -> hex digest (same algorithm as the SourceFile) replacing the built-in one or,
+            for a file without one, the digest recorded at its first download. Every name must be a file of
+            the configuration.
     """
 
     def __init__(self, *args, checksums: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.checksums = dict(checksums or {})
-
-
-def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_file(path: str | os.PathLike, source: SourceFile, expected: str | None) -> None:
@@ -99,9 +100,10 @@ def verify_file(path: str | os.PathLike, source: SourceFile, expected: str | Non
                 f"{source.name}: {source.algorithm} {actual} does not match the expected {expected}; the file "
                 f"is corrupt or truncated, delete {path} and download it again from {source.url}."
             )
-    if path.suffix.lower() == ".zip":
+    archive_name = source.name.lower()  # downloads are cached under hashed names, so go by the published one
+    if archive_name.endswith(".zip"):
         _check_zip(path, source.name)
-    elif source.name.endswith((".tar.gz", ".tgz")):
+    elif archive_name.endswith(TAR_SUFFIXES):
         _check_tar(path, source.name)
 
 
@@ -110,21 +112,67 @@ def _check_zip(path: Path, name: str) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
         raise SourceFileError(f"{name}: not a readable zip archive ({error}); download it again.") from error
     if bad is not None:
         raise SourceFileError(f"{name}: member {bad!r} fails its CRC check; the archive is corrupt.")
 
 
 def _check_tar(path: Path, name: str) -> None:
-    """Read the whole compressed tar stream (gzip's CRC and length catch truncation)."""
+    """Read the whole compressed tar stream (the gzip, bzip2 and xz checks and lengths catch truncation)."""
     try:
         with tarfile.open(path, "r:*") as archive:
             for member in archive:
                 if member.isfile():
                     archive.extractfile(member).read()
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as error:
         raise SourceFileError(f"{name}: not a readable tar archive ({error}); download it again.") from error
+
+
+def check_checksum_names(checksums: Mapping[str, str], sources: Sequence[SourceFile]) -> None:
+    """Refuse a ``checksums=`` entry naming no file of this configuration (a typo would verify nothing)."""
+    names = sorted(source.name for source in sources)
+    unknown = sorted(set(checksums) - set(names))
+    if unknown:
+        raise ValueError(
+            f"checksums= names {unknown}, which this configuration does not read; its files are {names}."
+        )
+
+
+def trust_on_first_use(path: Path, source: SourceFile, records: Path) -> None:
+    """Record the SHA-256 of the first download of a file that has no published digest; refuse a later one
+    that differs, since the file then changed at the source or on the way."""
+    record = records / f"{cache_key(source.url)}.json"
+    actual = file_digest(path)
+    if not record.is_file():
+        records.mkdir(parents=True, exist_ok=True)
+        partial = record.with_name(f"{record.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"name": source.name, "url": source.url, "sha256": actual}))
+        os.replace(partial, record)
+        return
+    trusted = _trusted_digest(record, source)
+    if actual != trusted:
+        raise SourceFileError(
+            f"{source.name}: SHA-256 {actual} differs from {trusted}, recorded when it was first downloaded "
+            f"from {source.url} (no digest is published, so the first download is trusted). The file changed "
+            f"at the source or on the way. If you trust the new file, delete {record} or pass "
+            f"checksums={{{source.name!r}: {actual!r}}}; otherwise delete {path} and download it again."
+        )
+
+
+def _trusted_digest(record: Path, source: SourceFile) -> str:
+    try:
+        return json.loads(record.read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SourceFileError(
+            f"{source.name}: the digest recorded at its first download, {record}, is unreadable ({error}); "
+            "delete it to trust the file as downloaded now."
+        ) from error
+
+
+def download_cache(dl_manager: datasets.DownloadManager) -> Path:
+    """The folder ``dl_manager`` downloads into; trust records and unpacked archives live beside the files."""
+    return Path(dl_manager.download_config.cache_dir or datasets.config.DOWNLOADED_DATASETS_PATH)
 
 
 class DownstreamBuilder(datasets.GeneratorBasedBuilder, abc.ABC):
@@ -137,8 +185,13 @@ class DownstreamBuilder(datasets.GeneratorBasedBuilder, abc.ABC):
         """The raw files this configuration needs."""
 
     def fetch_sources(self, dl_manager: datasets.DownloadManager) -> dict[str, Path]:
-        """Return ``{file name: verified local path}`` for every source file."""
+        """Return ``{file name: verified local path}`` for every source file.
+
+        Files in ``data_dir`` are the user's own and are checked for integrity and against their digest;
+        downloads without a known digest are also checked against the one recorded at their first download.
+        """
         sources = list(self.source_files())
+        check_checksum_names(self.config.checksums, sources)
         if self.config.data_dir:
             data_dir = Path(self.config.data_dir)
             paths = {source.name: data_dir / source.name for source in sources}
@@ -148,6 +201,8 @@ class DownstreamBuilder(datasets.GeneratorBasedBuilder, abc.ABC):
         for source in sources:
             expected = self.config.checksums.get(source.name, source.checksum)
             verify_file(paths[source.name], source, expected)
+            if expected is None and not self.config.data_dir:
+                trust_on_first_use(paths[source.name], source, download_cache(dl_manager) / TRUST_DIR)
         return paths
 
     def unpack(self, dl_manager: datasets.DownloadManager, archive: Path, members: Iterable[str]) -> Path:
@@ -159,9 +214,8 @@ class DownstreamBuilder(datasets.GeneratorBasedBuilder, abc.ABC):
         members = sorted(members)
         stat = archive.stat()
         identity = "|".join([str(archive.resolve()), str(stat.st_size), str(stat.st_mtime_ns), *members])
-        key = hashlib.sha256(identity.encode()).hexdigest()[:24]
-        cache_root = Path(dl_manager.download_config.cache_dir or datasets.config.DOWNLOADED_DATASETS_PATH)
-        target = cache_root / "slip_unpacked" / key
+        key = cache_key(identity)
+        target = download_cache(dl_manager) / "slip_unpacked" / key
         if target.is_dir():
             return target
         partial = target.with_name(f"{key}.incomplete-{os.getpid()}")
@@ -174,16 +228,6 @@ class DownstreamBuilder(datasets.GeneratorBasedBuilder, abc.ABC):
         except OSError:
             if not target.is_dir():  # another process may have finished the same unpacking first
                 raise
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
-        return target
-        partial = target.with_name(f"{key}.incomplete-{os.getpid()}")
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
-            with zipfile.ZipFile(archive) as handle:
-                for member in members:
-                    handle.extract(member, partial)
-            partial.rename(target)
         finally:
             shutil.rmtree(partial, ignore_errors=True)
         return target

@@ -2,20 +2,19 @@
 
 Source: ``WESAD.zip``; each subject's ``WESAD/S<k>/S<k>.pkl`` is a Python 2 pickle of
 ``{"signal": {"chest": {...}, "wrist": {...}}, "label": (N,), "subject": "S<k>"}`` with numpy arrays.
-Pickles can run code, so they are read with :class:`RestrictedUnpickler`, which resolves only the numpy
-array/dtype/scalar reconstructors and nothing else. Labels (700 Hz) 1 baseline -> neutral,
-2 stress, 3 amusement; the other protocol phases (0, 4-7) are not examples. Configs: ``chest``
-(RespiBAN at 700 Hz: ACC x/y/z, ECG, EMG, EDA, Temp, Resp) and ``wrist`` (Empatica E4: ACC x/y/z at
-32 Hz, BVP 64 Hz, EDA and TEMP 4 Hz, all brought to 32 Hz with polyphase resampling so one series has
-one rate). Windows: ``window_seconds`` (60) every ``step_seconds`` (60) inside each run of one label.
-Split: subject-wise, 20 % of the 15 subjects held out for test (seed 0). The archive is distributed
-through a sciebo share without a published checksum; it is verified by its zip CRCs.
+Pickles can run code or, through numpy, misread memory, so they are read with :class:`RestrictedUnpickler`,
+which resolves only numpy's array/dtype/scalar reconstructors and checks every dtype and array state
+(`hub_datasets.safe_pickle`). Labels (700 Hz) 1 baseline -> neutral, 2 stress, 3 amusement; the other
+protocol phases (0, 4-7) are not examples. Configs: ``chest`` (RespiBAN at 700 Hz: ACC x/y/z, ECG, EMG,
+EDA, Temp, Resp) and ``wrist`` (Empatica E4: ACC x/y/z at 32 Hz, BVP 64 Hz, EDA and TEMP 4 Hz, all brought to
+32 Hz with polyphase resampling so one series has one rate). Windows: ``window_seconds`` (60) every
+``step_seconds`` (60) inside each run of one label. Split: subject-wise, 20 % of the 15 subjects held out for
+test (seed 0). The archive is distributed through a sciebo share without a published checksum; it is
+verified by its zip CRCs and, after the first download, by the SHA-256 recorded then (trust on first use).
 """
 
 from __future__ import annotations
 
-import codecs
-import pickle
 import re
 import zipfile
 from fractions import Fraction
@@ -25,6 +24,7 @@ import datasets
 import numpy as np
 from scipy.signal import resample_poly
 
+from ..safe_pickle import NumpyUnpickler
 from ..schema import classification_features
 from ._base import (
     DownstreamBuilder,
@@ -62,38 +62,38 @@ ZERO_SHOT_PROMPTS = {
 }
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler for numpy arrays in plain containers; any other global raises pickle.UnpicklingError."""
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(1))[0],
-        ("numpy._core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(1))[0],
-        ("numpy.core.multiarray", "scalar"): np.float64(0).__reduce__()[0],
-        ("numpy._core.multiarray", "scalar"): np.float64(0).__reduce__()[0],
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        # Python 3 writes bytes in protocol 2 as _codecs.encode(text, "latin1"); it only builds bytes.
-        ("_codecs", "encode"): codecs.encode,
-    }
-
-    def find_class(self, module: str, name: str):
-        try:
-            return self._ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(
-                f"refusing to load global {module}.{name}: WESAD pickles may hold only numpy arrays"
-            ) from None
+RestrictedUnpickler = NumpyUnpickler
+"""The subject files' unpickler: numeric numpy arrays in plain containers; anything else is refused."""
 
 
 def load_subject(stream: IO[bytes], member: str) -> dict:
     """A subject pickle (Python 2, latin1 strings) through the restricted unpickler."""
     try:
         record = RestrictedUnpickler(stream, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError) as error:
+    except MemoryError as error:
+        raise SourceFileError(
+            f"{ARCHIVE.name}: {member} asks for more memory than is available; if it is the published file, "
+            "read it on a machine with more memory, else download the archive again"
+        ) from error
+    # A corrupt or hostile stream fails in arbitrary ways (IndexError, OverflowError, ...).
+    except Exception as error:
         raise SourceFileError(f"{ARCHIVE.name}: {member} is not a readable WESAD pickle ({error})") from error
+    _check_record(record, member)
+    return record
+
+
+def _check_record(record: object, member: str) -> None:
+    """The layout the builder reads: signal -> device -> name -> array, and a label array."""
     if not isinstance(record, dict) or not {"signal", "label"} <= set(record):
         raise SourceFileError(f"{ARCHIVE.name}: {member} lacks the 'signal' and 'label' entries")
-    return record
+    devices = record["signal"]
+    if not isinstance(devices, dict) or not all(
+        isinstance(signals, dict) and all(isinstance(values, np.ndarray) for values in signals.values())
+        for signals in devices.values()
+    ):
+        raise SourceFileError(f"{ARCHIVE.name}: {member}'s 'signal' is not a dict of devices holding arrays")
+    if not isinstance(record["label"], np.ndarray):
+        raise SourceFileError(f"{ARCHIVE.name}: {member}'s 'label' is not an array")
 
 
 def label_runs(labels: np.ndarray) -> list[tuple[str, int, int]]:

