@@ -1,8 +1,10 @@
-"""Captioning metrics in one call: BLEU-4, METEOR, ROUGE-L, SBERT cosine and BERTScore, all offline.
+"""Captioning metrics in one call: BLEU-4, METEOR, ROUGE-L, SBERT cosine and BERTScore, all offline, beside
+the share of identical captions and, given the series, caption faithfulness (`evaluation_slip.faithfulness`).
 
-Each metric is a local `evaluate` module under `evaluation_slip/metrics/<name>/`, so it can also be used
+Each text metric is a local `evaluate` module under `evaluation_slip/metrics/<name>/`, so it can also be used
 alone: ``evaluate.load(metric_path("bleu4"))``. A metric whose dependency or data is missing is reported
-under "skipped" with the reason, never as a number.
+under "skipped" with the reason, never as a number. Text overlap with a reference cannot tell a caption of the
+series from the corpus's most common caption; the collapse figures and the faithfulness figures can.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from .faithfulness import caption_collapse, faithfulness_from_rows
 
 CAPTION_METRICS = ("bleu4", "meteor", "rouge_l", "sbert_similarity", "bertscore")
 METRICS_DIR = Path(__file__).resolve().parent / "metrics"
@@ -28,12 +32,20 @@ def caption_metrics(
     *,
     metrics: Sequence[str] = CAPTION_METRICS,
     metric_kwargs: dict[str, dict[str, Any]] | None = None,
+    rows: Any = None,
 ) -> dict[str, Any]:
     """Score generated captions against references (one string or a list of strings per prediction).
 
     Returns {metric name: value} for each metric that ran, plus "skipped": {metric name: reason} for those
-    that could not run here (a missing package, WordNet, or BERTScore weights). `metric_kwargs` passes extra
+    that could not run here (a missing package, WordNet, or BERTScore weights), and the collapse figures
+    "identical_caption_share" and "distinct_captions" (`caption_collapse`). `metric_kwargs` passes extra
     arguments per metric, e.g. {"sbert_similarity": {"device": "cuda"}}.
+
+    With ``rows`` (the dataset rows the predictions caption, in order: a `datasets.Dataset`, a list of row
+    dicts or a mapping of columns, with ``series`` and where present ``freq``, ``channel_names``, ``units``,
+    ``domain``, ``caption_semantic``) it also checks each caption against its series: "true_claim_share" and
+    "faithful_caption_share" join the metrics, and "faithfulness" holds `faithfulness_from_rows`'s full result
+    (claim counts, per-kind counts, every caption's claims with their verdicts).
     """
     import evaluate
 
@@ -60,4 +72,10 @@ def caption_metrics(
             continue
         results[name] = output[name]
     results["skipped"] = skipped
+    results.update(caption_collapse(predictions))
+    if rows is not None:
+        faithfulness = faithfulness_from_rows(predictions, rows)
+        results["true_claim_share"] = faithfulness["true_claim_share"]
+        results["faithful_caption_share"] = faithfulness["faithful_caption_share"]
+        results["faithfulness"] = faithfulness
     return results

@@ -35,8 +35,16 @@ COMPOSE_ORDER = ("semantic", "structural", "statistical")
 MAX_DETAILED_CHANNELS = 6
 """Beyond this many channels the statistical and structural levels summarise instead of listing channels."""
 
-_STRONG_CORRELATION = 0.7
-_WEAK_CORRELATION = 0.3
+STRONG_CORRELATION = 0.7
+"""|r| from which a channel pair is called strongly correlated (the usual reading of Pearson's r)."""
+WEAK_CORRELATION = 0.3
+"""|r| below which no pair is named: every pair is then stated to be not strongly correlated."""
+NOISE_LEVEL_BOUNDS = (0.1, 0.4)
+"""Residual noise std over signal std where the caption's noise level moves from low to moderate to high."""
+MAX_LISTED_CHANNELS = 8
+"""The semantic level names every channel of a series with up to this many channels..."""
+LISTED_OF_MANY = 6
+"""... and the first this many of a series with more."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ def format_significant(value: float, significant: int = 3, *, trim: bool = False
     return text.rstrip("0").rstrip(".") if trim and "." in text else text
 
 
-_ELAPSED_UNITS = (  # (name in "at 2.5 s", singular name in "per second", seconds, upper bound of use in s)
+ELAPSED_UNITS = (  # (name in "at 2.5 s", singular name in "per second", seconds, upper bound of use in s)
     ("s", "second", 1.0, 120.0),
     ("min", "minute", 60.0, 7200.0),
     ("h", "hour", 3600.0, 72 * 3600.0),
@@ -103,9 +111,7 @@ class TimeAxis:
             self.decimals = 0
         else:
             duration = max(length - 1, 1) * seconds_per_step
-            self.unit, self.per_unit, self.unit_seconds, _ = next(
-                u for u in _ELAPSED_UNITS if duration < u[3]
-            )
+            self.unit, self.per_unit, self.unit_seconds, _ = next(u for u in ELAPSED_UNITS if duration < u[3])
             step_in_unit = seconds_per_step / self.unit_seconds
             self.decimals = int(min(max(math.ceil(-math.log10(step_in_unit) - 1e-9), 0), 6))
         self.date_format = self._date_format()
@@ -154,7 +160,7 @@ class TimeAxis:
         if self.seconds_per_step is None:
             return f"{format_significant(steps, trim=True)} steps"
         seconds = steps * self.seconds_per_step
-        name, _, unit_seconds, _ = next(u for u in _ELAPSED_UNITS if seconds < u[3] / 1.5 or u[3] == math.inf)
+        name, _, unit_seconds, _ = next(u for u in ELAPSED_UNITS if seconds < u[3] / 1.5 or u[3] == math.inf)
         return f"{format_significant(seconds / unit_seconds, trim=True)} {name}"
 
     def rate(self, slope_per_step: float) -> float:
@@ -190,9 +196,64 @@ def _capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _value_decimals(stat: ChannelStats) -> int:
+def value_decimals(stat: ChannelStats) -> int:
+    """Decimals of a channel's values: three significant figures of its range (else of its level)."""
     spread = stat.max - stat.min
     return decimals_for(spread if spread > 0 else abs(stat.max) or 1.0)
+
+
+def std_decimals(stat: ChannelStats) -> int:
+    """Decimals of a channel's std: those of its values, or more so that the std keeps two figures."""
+    return max(value_decimals(stat), decimals_for(stat.std, 2))
+
+
+def summary_decimals(stats: Sequence[ChannelStats]) -> int:
+    """Decimals of the many-channel summary: three significant figures of the range over observed channels."""
+    observed = [stat for stat in stats if stat.observed]
+    spread = max(stat.max for stat in observed) - min(stat.min for stat in observed)
+    return decimals_for(spread if spread > 0 else abs(observed[0].mean) or 1.0)
+
+
+def percent_text(fraction: float) -> str:
+    """A share as the captions print it: a percentage to two significant figures, whole numbers at least."""
+    percent = 100.0 * fraction
+    return format_number(percent, max(decimals_for(percent, 2), 0))
+
+
+def noise_level(structure: ChannelStructure) -> str:
+    """The caption's word for a channel's residual noise ("low", "moderate", "high")."""
+    ratio = structure.noise_std / structure.signal_std
+    return phrases.NOISE_LEVELS[int(np.searchsorted(NOISE_LEVEL_BOUNDS, ratio))]
+
+
+def overall_direction(structure: ChannelStructure) -> int:
+    """+1 / -1 when every directed trend segment rises / falls, else 0 (no clear or a mixed trend)."""
+    signs = {segment.direction for segment in structure.segments if segment.direction != 0}
+    return signs.pop() if len(signs) == 1 else 0
+
+
+def correlated_pairs(values: np.ndarray, stats: Sequence[ChannelStats]) -> list[tuple[int, int, float]]:
+    """(channel a, channel b, Pearson r) of every pair of varying channels, strongest |r| first."""
+    usable = [c for c, stat in enumerate(stats) if stat.observed and not stat.constant]
+    if len(usable) < 2:
+        return []
+    corr = correlation_matrix(values[usable])
+    rows, cols = np.triu_indices(len(usable), k=1)
+    pair_r = corr[rows, cols]
+    finite = np.isfinite(pair_r)
+    rows, cols, pair_r = rows[finite], cols[finite], pair_r[finite]
+    order = np.argsort(-np.abs(pair_r), kind="stable")
+    return [(usable[rows[i]], usable[cols[i]], float(pair_r[i])) for i in order]
+
+
+def listed_channels(channel_names: Sequence[str], units: Sequence[str]) -> str:
+    """The channels as the semantic level lists them: "acc_x (in g), acc_y (in g) and acc_z (in g)"."""
+    items = [f"{name} (in {unit})" if unit else str(name) for name, unit in zip(channel_names, units)]
+    if len(items) == 1:
+        return items[0]
+    if len(items) <= MAX_LISTED_CHANNELS:
+        return ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(items[:LISTED_OF_MANY])
 
 
 def describe_series(
@@ -273,8 +334,7 @@ def _statistical(stats, info, axis, writer, length, max_detailed) -> str:
     if not observed:
         return " ".join([*sentences, "No channel has observed values."])
     means = [stats[c].mean for c in observed]
-    spread = max(stats[c].max for c in observed) - min(stats[c].min for c in observed)
-    decimals = decimals_for(spread if spread > 0 else abs(means[0]) or 1.0)
+    decimals = summary_decimals(stats)
     high = max(observed, key=lambda c: stats[c].max)
     low = min(observed, key=lambda c: stats[c].min)
     sentences.append(
@@ -295,21 +355,16 @@ def _statistical(stats, info, axis, writer, length, max_detailed) -> str:
     missing = [stat.missing_fraction for stat in stats if stat.missing_fraction > 0]
     if missing:
         sentences.append(
-            writer.say(phrases.MANY_CHANNEL_MISSING, count=len(missing), percent=_percent(max(missing)))
+            writer.say(phrases.MANY_CHANNEL_MISSING, count=len(missing), percent=percent_text(max(missing)))
         )
     return " ".join(sentences)
-
-
-def _percent(fraction: float) -> str:
-    percent = 100.0 * fraction
-    return format_number(percent, max(decimals_for(percent, 2), 0))
 
 
 def _channel_statistics(c: int, stat: ChannelStats, info, axis: TimeAxis, writer: _Writer) -> list[str]:
     name, unit = info.channel_names[c], _unit(info.units, c)
     if not stat.observed:
         return [writer.say(phrases.CHANNEL_EMPTY, name=name)]
-    decimals = _value_decimals(stat)
+    decimals = value_decimals(stat)
     if stat.constant:
         sentences = [
             writer.say(
@@ -323,7 +378,7 @@ def _channel_statistics(c: int, stat: ChannelStats, info, axis: TimeAxis, writer
                 name=name,
                 unit=unit,
                 mean=format_number(stat.mean, decimals),
-                std=format_number(stat.std, max(decimals, decimals_for(stat.std, 2))),
+                std=format_number(stat.std, std_decimals(stat)),
                 min=format_number(stat.min, decimals),
                 max=format_number(stat.max, decimals),
                 t_min=axis.at(stat.argmin),
@@ -331,7 +386,7 @@ def _channel_statistics(c: int, stat: ChannelStats, info, axis: TimeAxis, writer
             )
         ]
     if stat.missing_fraction > 0:
-        sentences.append(writer.say(phrases.MISSING, name=name, percent=_percent(stat.missing_fraction)))
+        sentences.append(writer.say(phrases.MISSING, name=name, percent=percent_text(stat.missing_fraction)))
     return sentences
 
 
@@ -357,7 +412,7 @@ def _channel_structure(c, y, stat, structure: ChannelStructure | None, info, axi
         return [writer.say(phrases.CONSTANT, name=name)]
     if structure is None:
         observed = np.flatnonzero(np.isfinite(y))
-        decimals = _value_decimals(stat)
+        decimals = value_decimals(stat)
         ends = ""
         if observed.size >= 2:
             ends = writer.say(
@@ -371,9 +426,13 @@ def _channel_structure(c, y, stat, structure: ChannelStructure | None, info, axi
         + _period_clause(structure, unit, axis, writer)
         + "."
     ]
-    level = phrases.NOISE_LEVELS[int(np.searchsorted([0.1, 0.4], structure.noise_std / structure.signal_std))]
     sentences.append(
-        writer.say(phrases.NOISE, level=level, std=format_significant(structure.noise_std, 2), unit=unit)
+        writer.say(
+            phrases.NOISE,
+            level=noise_level(structure),
+            std=format_significant(structure.noise_std, 2),
+            unit=unit,
+        )
     )
     sentences.append(_spike_sentence(structure, stat, unit, axis, writer))
     for shift in structure.level_shifts:
@@ -436,7 +495,7 @@ def _spike_sentence(
     spikes = structure.spikes
     if not spikes:
         return writer.pick(phrases.NO_SPIKES)
-    decimals = _value_decimals(stat)
+    decimals = value_decimals(stat)
     listed = sorted(spikes, key=lambda s: abs(s.value - stat.mean), reverse=True)[:3]
     items = [
         writer.say(
@@ -457,52 +516,36 @@ def _spike_sentence(
 
 
 def _correlation_sentence(values, stats, info, writer: _Writer) -> str:
-    usable = [c for c, stat in enumerate(stats) if stat.observed and not stat.constant]
-    if len(usable) < 2:
+    pairs = correlated_pairs(values, stats)
+    if not pairs:
         return ""
-    corr = correlation_matrix(values[usable])
-    rows, cols = np.triu_indices(len(usable), k=1)
-    pair_r = corr[rows, cols]
-    finite = np.isfinite(pair_r)
-    if not finite.any():
-        return ""
-    rows, cols, pair_r = rows[finite], cols[finite], pair_r[finite]
-    order = np.argsort(-np.abs(pair_r), kind="stable")
-    names = [info.channel_names[c] for c in usable]
-    strong = [i for i in order if abs(pair_r[i]) >= _STRONG_CORRELATION][:3]
+    names = info.channel_names
+    strong = [pair for pair in pairs if abs(pair[2]) >= STRONG_CORRELATION][:3]
     if strong:
         clauses = []
-        for i in strong:
-            positive = pair_r[i] > 0
+        for a, b, r in strong:
+            positive = r > 0
             clauses.append(
                 writer.say(
                     phrases.CORRELATED,
-                    a=names[rows[i]],
-                    b=names[cols[i]],
+                    a=names[a],
+                    b=names[b],
                     strength="strongly",
                     sign="positively" if positive else "negatively",
                     together="together" if positive else "in opposite directions",
-                    r=format_number(pair_r[i], 2),
+                    r=format_number(r, 2),
                 )
             )
         return "; ".join(clauses) + "."
-    best = order[0]
-    if abs(pair_r[best]) < _WEAK_CORRELATION:
-        return writer.say(phrases.WEAK_CORRELATION, bound=format_number(_WEAK_CORRELATION, 1))
-    return writer.say(
-        phrases.STRONGEST_CORRELATION,
-        a=names[rows[best]],
-        b=names[cols[best]],
-        r=format_number(pair_r[best], 2),
-    )
+    a, b, r = pairs[0]
+    if abs(r) < WEAK_CORRELATION:
+        return writer.say(phrases.WEAK_CORRELATION, bound=format_number(WEAK_CORRELATION, 1))
+    return writer.say(phrases.STRONGEST_CORRELATION, a=names[a], b=names[b], r=format_number(r, 2))
 
 
 def _many_channel_structure(stats, structures, info, axis: TimeAxis, writer: _Writer) -> list[str]:
     analysed = [(c, s) for c, s in enumerate(structures) if s is not None]
-    directions = []
-    for _, structure in analysed:
-        signs = {segment.direction for segment in structure.segments if segment.direction != 0}
-        directions.append(signs.pop() if len(signs) == 1 else 0)
+    directions = [overall_direction(structure) for _, structure in analysed]
     rising, falling = directions.count(1), directions.count(-1)
     sentences = [
         writer.say(
@@ -546,18 +589,13 @@ def _semantic(info: SeriesDescription, axis: TimeAxis, writer: _Writer, channels
     else:
         opening = writer.say(phrases.GENERIC, channels=channel_text)
     sentences = [opening]
-    items = [
-        f"{name} (in {unit})" if unit else str(name) for name, unit in zip(info.channel_names, info.units)
-    ]
+    listed = listed_channels(info.channel_names, info.units)
     if channels == 1:
-        sentences.append(writer.say(phrases.CHANNEL_SINGLE, item=items[0]))
-    elif channels <= 8:
-        listed = ", ".join(items[:-1]) + " and " + items[-1]
+        sentences.append(writer.say(phrases.CHANNEL_SINGLE, item=listed))
+    elif channels <= MAX_LISTED_CHANNELS:
         sentences.append(writer.say(phrases.CHANNEL_LIST, channels=channel_text, items=listed))
     else:
-        sentences.append(
-            writer.say(phrases.CHANNEL_LIST_MANY, channels=channel_text, items=", ".join(items[:6]))
-        )
+        sentences.append(writer.say(phrases.CHANNEL_LIST_MANY, channels=channel_text, items=listed))
     if axis.seconds_per_step is not None:
         if axis.seconds_per_step < 1:
             sentences.append(

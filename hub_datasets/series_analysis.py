@@ -22,37 +22,97 @@ from scipy.fft import irfft, next_fast_len, rfft
 MIN_STRUCTURE_LENGTH = 8
 """Shorter series get statistics only: trends, cycles and spikes cannot be told apart in fewer steps."""
 
+# Values marked "calibrated" were set on synthetic series of known structure, so that no stated period,
+# spike, level shift or trend direction is false while most sampled ones are still found: the truth tests
+# in tests/test_captions.py check both.
+
 _MAD_TO_STD = 1.4826
+"""1 / Phi^-1(3/4): the median absolute deviation of Gaussian noise times this is its standard deviation."""
 _SPIKE_Z = 6.0
+"""Robust spreads a spike must stand out by: Gaussian noise goes that far about twice in a billion steps."""
 _SPIKE_OVER_CYCLE = 1.0
+"""A spike must also exceed the cycle amplitude, so a cycle peak the phase profile flattens is no spike."""
+_SPIKE_FLOOR_OF_SIGNAL = 1e-3
+"""Lowest spike threshold, as a share of the signal std: on a noise-free series, rounding is no spike."""
+_SPREAD_FLOOR_OF_SIGNAL = 1e-9
+"""Stand-in spread where the running-median residual is exactly zero (piecewise-constant series)."""
 _MAX_SPIKE_RUN = 3
+"""Longest run of outlying steps that is still a spike; a running median over 2 x 3 + 1 steps ignores it."""
 _BREAK_MARGIN = 4
+"""Spikes closer than this to a trend break or level shift are dropped: the fit's own edge is unsure there."""
 _SHIFT_Z = 6.0
+"""Noise stds a level shift must exceed: the spike bar, so no jump smaller than a spike is called a shift."""
 _SHIFT_T = 8.0
-_SUSPECT_T = 4.0
-_SHIFT_WINDOW = 16
+"""t statistic a jump needs: the scan keeps the best of about L tests on correlated residuals; calibrated."""
 _SHIFT_OF_SIGNAL = 0.1
+"""A shift must also reach a tenth of the channel's std: a smaller one is too small a part of the signal."""
+_SUSPECT_T = 4.0
+"""Half the shift bar: a jump this strong is not stated, but no trend slope it could explain is claimed."""
+_SHIFT_WINDOW = 16
+"""Steps fitted each side of a candidate shift (at most L / 8): a sloped line fits, a curve looks straight."""
+_MIN_SHIFT_WINDOW = 5
+"""Below this many steps per side (series under 40 steps) no shift is scanned: too few points to test one."""
+_MIN_WINDOW_COVERAGE = 0.5
+"""Share of each side's window that must be observed (not missing, not a spike) to test a boundary."""
+_MAX_SHIFTS = 3
+"""Level shifts per channel at most: a caption states a few structural changes, not every step of a stair."""
+_CONFIRM_REACH = 4
+"""The confirming fit spans this many scan windows on each side: a slow bend that looked like a step fades."""
+_MIN_CONFIRM_POINTS = 8
+"""Points the three-parameter confirming fit (level, slope, step) needs to leave a residual to test it by."""
+_MIN_CONFIRM_SIDE = 3
+"""Points needed on each side of a shift in the confirming fit, so the step is not fitted to one or two."""
+_SHIFT_SIZE_SHARE = 0.5
+"""Share of a scanned shift's size the confirming fit must find; so that much of it may stay behind."""
+_SHIFT_SLOPE_LEVERAGE = 1.5
+"""A step J inside a segment of n steps moves its least-squares slope by at most 1.5 J / n (mid-segment)."""
+_EDGE_STEPS = 3
+"""A hidden jump with fewer steps than this on one side within a segment moves only end points: ignored."""
 _TREND_T = 5.0
+"""t statistic a segment slope needs, its standard error inflated for lag-1 autocorrelation; calibrated."""
+_MAX_RESIDUAL_RHO = 0.95
+"""Cap of that lag-1 autocorrelation: the inflation sqrt((1 + rho) / (1 - rho)) stays below 6.3."""
 _TREND_NOISE_Z = 3.0
+"""The change over a directed segment must exceed three noise stds, so it is visible above the noise..."""
 _TREND_OF_SIGNAL = 0.05
+"""... a twentieth of the channel's std, so a negligible drift on a large signal is not stated..."""
 _TREND_OVER_CYCLE = 0.5
+"""... and half the cycle amplitude, as much change as a leftover of the cycle can fake."""
 _MIN_TREND_CYCLES = 2.0
+"""A directed segment must span two cycles, so its slope is not the rise of part of a cycle."""
+_MIN_SEGMENT_LENGTH = MIN_STRUCTURE_LENGTH
+"""Shortest trend segment in steps: a segment is judged like a series of its own."""
+_SEGMENT_FRACTION = 10
+"""Trend segments span at least a tenth of the series: the trend is the slow part, not every wiggle."""
 _MIN_CYCLES = 5.0
+"""A period must fit five times into the series, so its recurrence can be checked two periods apart."""
 _MIN_PERIOD = 3.0
+"""Shortest period in steps: a two-step alternation sits at the Nyquist limit, where noise looks the same."""
+_ZERO_PADDING = 4
+"""FFT length as a multiple of the series: the periodogram is sampled finely for the parabolic peak fit."""
 _PERIOD_CANDIDATES = 3
+"""Periodogram peaks tried in order of power; the first that passes the autocorrelation tests is taken."""
 _ACF_AT_PERIOD = 0.3
+"""Autocorrelation needed one and two periods apart: a cycle must recur, not only show in a spectrum."""
 _ACF_CONTRAST = 0.6
+"""Autocorrelation excess at one and two periods over a half and one and a half: a sine has 2, a drift < 0."""
 _MIN_SEASONAL_SHARE = 0.2
+"""A cycle explaining under a fifth of the detrended variance is too weak to state."""
 _HALVES_CORRELATION = 0.5
+"""Correlation the cycle profiles of the two halves need: a cycle keeps its shape, a random walk does not."""
 _MAX_PHASE_BINS = 64
+"""Phase bins of a seasonal profile at most: enough for a cycle's shape, and each bin still averages steps."""
 _GRID_POINTS = 24
+"""Candidate breaks of the exhaustive search (24 x 24 pairs stay one table); refinement then moves them."""
 _SSE_FLOOR = 1e-4
+"""Least mean squared residual (standardised series) the break criterion counts: a hundredth of the std."""
 _BREAK_PENALTY = 4.5
+"""Criterion cost of a break per log n: 1.5 x BIC's for the 3 parameters it adds (position, level, slope)."""
 
 
 @dataclass(frozen=True)
 class ChannelStats:
-    """Summary statistics of one channel over its observed (non-NaN) steps; NaN fields when none is observed."""
+    """Summary statistics of a channel over its observed (non-NaN) steps; NaN fields when none is observed."""
 
     mean: float
     std: float
@@ -213,8 +273,8 @@ def _running_median(values: np.ndarray, size: int) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _fft_plan(length: int) -> tuple[int, np.ndarray, np.ndarray]:
-    """Per length: FFT size (4x zero padding), ACF normaliser (overlap counts) and candidate frequency range."""
-    n_fft = next_fast_len(4 * length)
+    """Per length: FFT size (zero padded), ACF normaliser (overlap counts) and candidate frequency range."""
+    n_fft = next_fast_len(_ZERO_PADDING * length)
     overlap = (length - np.arange(length)).astype(np.float64)
     bins = np.arange(1, n_fft // 2)
     in_range = (bins / n_fft >= _MIN_CYCLES / length) & (bins / n_fft <= 1.0 / _MIN_PERIOD)
@@ -528,7 +588,7 @@ def analyse_series(series: np.ndarray) -> list[ChannelStructure | None]:
         lambda rows: _cycles(adjusted[rows], present[rows], periods[rows]),
         steps.any(axis=1) & periodic,
     )
-    base_len = np.full(active.size, max(8, length // 10))
+    base_len = np.full(active.size, max(_MIN_SEGMENT_LENGTH, length // _SEGMENT_FRACTION))
     trend, breaks, slopes = _fit_trends(adjusted - season, weights, _trend_min_len(base_len, periods))
     changed = np.isnan(periods)
     if changed.any():
@@ -549,9 +609,9 @@ def analyse_series(series: np.ndarray) -> list[ChannelStructure | None]:
     residual = adjusted - season - trend
     centre, noise = _robust_std(residual, weights > 0)
     amplitude = np.where(np.isnan(periods), 0.0, np.ptp(season, axis=1) / 2)
-    threshold = np.maximum.reduce([_SPIKE_Z * noise, _SPIKE_OVER_CYCLE * amplitude, 1e-3 * signal_std])[
-        :, None
-    ]
+    threshold = np.maximum.reduce(
+        [_SPIKE_Z * noise, _SPIKE_OVER_CYCLE * amplitude, _SPIKE_FLOOR_OF_SIGNAL * signal_std]
+    )[:, None]
     outlying = candidates & (np.abs(residual - centre[:, None]) > threshold)
     if (outlying.any(axis=1) & np.isfinite(periods)).any():
         # a spike's height leaks into its phase bin: re-estimate the cycles without the spikes
@@ -559,7 +619,7 @@ def analyse_series(series: np.ndarray) -> list[ChannelStructure | None]:
         residual = adjusted - season - trend
         outlying = candidates & (np.abs(residual - centre[:, None]) > threshold)
     inliers = weights > 0
-    rho = np.clip(_lag_one_correlation(residual, inliers), 0.0, 0.95)
+    rho = np.clip(_lag_one_correlation(residual, inliers), 0.0, _MAX_RESIDUAL_RHO)
     spread = np.sqrt(
         (np.where(inliers, residual - centre[:, None], 0.0) ** 2).sum(axis=1)
         / np.maximum(inliers.sum(axis=1), 1)
@@ -571,8 +631,8 @@ def analyse_series(series: np.ndarray) -> list[ChannelStructure | None]:
             breaks[i], slopes[i], length, spread[i], rho[i], signal_std[i], amplitude[i], period
         )
         hidden = suspect[i].copy()
-        for shift in shifts[i]:  # a removed shift's size is only known to about half
-            hidden[shift.position] = max(hidden[shift.position], 0.5 * abs(shift.size))
+        for shift in shifts[i]:
+            hidden[shift.position] = max(hidden[shift.position], _SHIFT_SIZE_SHARE * abs(shift.size))
         segments = tuple(
             _unless_explained(segment, hidden) if not rejected else _flat(segment) for segment in segments
         )
@@ -594,7 +654,7 @@ def _spike_candidates(values, observed, signal_std) -> tuple[np.ndarray, np.ndar
     """
     smooth = _running_median(values, 2 * _MAX_SPIKE_RUN + 1)
     centre, spread = _robust_std(values - smooth, observed)
-    spread = np.where(spread > 0, spread, 1e-9 * signal_std)
+    spread = np.where(spread > 0, spread, _SPREAD_FLOOR_OF_SIGNAL * signal_std)
     return observed & (np.abs(values - smooth - centre[:, None]) > _SPIKE_Z * spread[:, None]), smooth
 
 
@@ -639,7 +699,7 @@ def _refresh(table: np.ndarray, compute, rows: np.ndarray) -> None:
 
 
 def _inconsistent_cycles(detrended: np.ndarray, weights: np.ndarray, periods: np.ndarray) -> np.ndarray:
-    """Rows whose cycle does not recur throughout: profiles of the two halves correlate below 0.5.
+    """Rows whose cycle does not recur: the profiles of the two halves correlate below `_HALVES_CORRELATION`.
 
     A wandering series (a random walk) can pass the autocorrelation test with one lucky "period"; a real
     cycle has the same shape in both halves of the series.
@@ -714,7 +774,7 @@ def _step_statistics(values: np.ndarray, weights: np.ndarray, noise: np.ndarray,
     sse = left.sse + right.sse
     sigma = np.maximum(noise[:, None], np.sqrt(sse / np.maximum(left.n + right.n - 4, 1.0)))
     sigma = np.maximum(sigma, 1e-12 * np.abs(values).max(axis=1, keepdims=True) + 1e-300)
-    testable = (left.n >= half / 2) & (right.n >= half / 2)
+    testable = (left.n >= _MIN_WINDOW_COVERAGE * half) & (right.n >= _MIN_WINDOW_COVERAGE * half)
     jump = np.where(
         (left.n >= 2) & (right.n >= 2),
         (right.intercept - left.intercept) + (right.slope - left.slope) * boundary,
@@ -737,7 +797,7 @@ def _level_shifts(
     """Level shifts of each row: step boundaries whose local jump is ``_SHIFT_T`` standard errors from zero.
 
     The noise is the robust spread of first differences (blind to trends and steps); the strongest boundary
-    is taken first and its neighbourhood excluded, up to three shifts per row. A shift must also exceed
+    is taken first and its neighbourhood excluded, up to `_MAX_SHIFTS` per row. A shift must also exceed
     ``_SHIFT_Z`` noise and a tenth of the signal spread. Also returns, per boundary, the size of a
     suspicious but unconfirmed jump (``_SUSPECT_T`` standard errors, or untestable: inf where its size is
     unknown), so that no slope it could explain is claimed; 0 elsewhere.
@@ -745,7 +805,7 @@ def _level_shifts(
     channels, length = values.shape
     half = _shift_window(length)
     found: list[list[LevelShift]] = [[] for _ in range(channels)]
-    if half < 5:
+    if half < _MIN_SHIFT_WINDOW:
         return found, np.zeros((channels, length))
     pairs = (weights[:, 1:] * weights[:, :-1]) > 0
     _, noise = _robust_std(np.diff(values, axis=1), pairs)
@@ -758,7 +818,7 @@ def _level_shifts(
     strength[~np.isfinite(size) | (size <= floor[:, None])] = 0.0
     for c in np.flatnonzero((strength > _SHIFT_T).any(axis=1)):
         row = strength[c]
-        for _ in range(3):
+        for _ in range(_MAX_SHIFTS):
             position = int(row.argmax())
             if row[position] <= _SHIFT_T:
                 break
@@ -781,7 +841,7 @@ def _confirmed(shifts, adjusted, inliers, noise, length) -> tuple[list[LevelShif
     scan does not. The fitted step must have the shift's sign, at least half its size, and be ``_SHIFT_T``
     standard errors from zero (noise: the larger of the row's noise and the fit's own residual spread).
     """
-    reach = 4 * _shift_window(length)
+    reach = _CONFIRM_REACH * _shift_window(length)
     kept = []
     for shift in shifts:
         window = slice(max(shift.position - reach, 0), min(shift.position + reach, length))
@@ -790,13 +850,21 @@ def _confirmed(shifts, adjusted, inliers, noise, length) -> tuple[list[LevelShif
         mask = inliers[window]
         design = np.stack([np.ones(steps.size), (steps - shift.position) / reach, after], axis=1)[mask]
         target = (adjusted[window] + shift.size * after)[mask]
-        if target.size < 8 or after[mask].sum() < 3 or (1 - after[mask]).sum() < 3:
+        if (
+            target.size < _MIN_CONFIRM_POINTS
+            or after[mask].sum() < _MIN_CONFIRM_SIDE
+            or (1 - after[mask]).sum() < _MIN_CONFIRM_SIDE
+        ):
             continue
         coef, _, _, _ = np.linalg.lstsq(design, target, rcond=None)
         sigma = max(noise, float(np.sqrt(((target - design @ coef) ** 2).sum() / (target.size - 3))))
         error = sigma * np.sqrt(np.linalg.inv(design.T @ design)[2, 2])
         step = coef[2]
-        if step * shift.size > 0 and abs(step) >= 0.5 * abs(shift.size) and abs(step) > _SHIFT_T * error:
+        if (
+            step * shift.size > 0
+            and abs(step) >= _SHIFT_SIZE_SHARE * abs(shift.size)
+            and abs(step) > _SHIFT_T * error
+        ):
             kept.append(shift)
     return kept, len(kept) < len(shifts)
 
@@ -808,11 +876,10 @@ def _flat(segment: TrendSegment) -> TrendSegment:
 def _unless_explained(segment: TrendSegment, hidden: np.ndarray) -> TrendSegment:
     """``segment`` without its direction if a hidden step inside it could account for its change.
 
-    A step of size J inside a segment of n steps moves a fitted slope by at most 1.5 J / n, i.e. the
-    change over the segment by 1.5 J.
+    A step of size J inside a segment moves the change over it by at most `_SHIFT_SLOPE_LEVERAGE` x J.
     """
-    inside = hidden[segment.start + 3 : segment.end - 2]
-    if segment.direction and inside.size and 1.5 * inside.max() >= abs(segment.change):
+    inside = hidden[segment.start + _EDGE_STEPS : segment.end - _EDGE_STEPS + 1]
+    if segment.direction and inside.size and _SHIFT_SLOPE_LEVERAGE * inside.max() >= abs(segment.change):
         return _flat(segment)
     return segment
 
