@@ -3,8 +3,11 @@
 The embedder is a residual MLP built for a base patch size b. FlexiViT-style, a model with another patch size ps
 would resize the weights of the input-facing layers along their input axis. Every such resize is linear in the
 weights, W_ps = W_b A_ps, so W_ps z = W_b (A_ps z): instead of resizing weights, each sample's patches are mapped
-to the base width by the fixed matrix A_ps (3b, 3ps), and one base MLP runs over the whole batch. The maps are
-computed once per (patch size, device, dtype) and cached; they hold no parameters.
+to the base width by the fixed matrix A_ps (3b, 3ps), and one base MLP runs over the whole batch.
+
+The maps of every patch size up to `max_patch_size` sit in one table (a buffer, no parameters), so a batch
+gathers its samples' maps by index: no grouping by patch size, no host synchronisation, and one graph for
+`torch.compile` and `torch.export` whatever the patch sizes.
 """
 
 from __future__ import annotations
@@ -62,7 +65,9 @@ class SlipFlexMLP(nn.Module):
         self.output_layer = nn.Linear(4 * config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(config.embedding_dropout)
         self.residual_layer = nn.Linear(in_features, config.hidden_size)
+        self.max_patch_size = config.max_patch_size
         self._input_maps: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = {}
+        self.register_buffer("input_map_table", self.build_input_map_table(), persistent=False)
 
     def input_map(self, patch_size: int, device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
         """The cached map A_ps (3b, 3ps) that takes a [values | mask | time] patch of size ps to the base width."""
@@ -73,6 +78,27 @@ class SlipFlexMLP(nn.Module):
             input_map = INPUT_MAPS[self.patch_resize_mode](self.base_patch_size, int(patch_size))
             self._input_maps[key] = input_map.to(device=device, dtype=dtype)
         return self._input_maps[key]
+
+    def build_input_map_table(self) -> torch.Tensor:
+        """(max_patch_size + 1, 3b, 3, max_patch_size + 1): entry [ps, :, k, :ps] is the part of A_ps that reads
+        feature k (values, mask, time) of a patch of size ps; zero elsewhere (and for ps = 0). Kept in float64
+        (a forward casts only the maps it gathers), so the maps are exact in every compute dtype. Built on the
+        CPU even while a model is built on the meta device. The last axis has one spare column, so the batch's
+        patch axis (at most max_patch_size) always slices it strictly: `torch.export` then needs no separate
+        graph for a patch axis of exactly max_patch_size."""
+        base = NUM_PATCH_FEATURES * self.base_patch_size
+        with torch.device("cpu"):
+            table = torch.zeros(
+                self.max_patch_size + 1,
+                base,
+                NUM_PATCH_FEATURES,
+                self.max_patch_size + 1,
+                dtype=torch.float64,
+            )
+            for size in range(1, self.max_patch_size + 1):
+                input_map = INPUT_MAPS[self.patch_resize_mode](self.base_patch_size, size)
+                table[size, :, :, :size] = input_map.view(base, NUM_PATCH_FEATURES, size)
+        return table
 
     def base_mlp(self, patches: torch.Tensor) -> torch.Tensor:
         """The residual MLP on base-width inputs (..., 3b) -> (..., hidden_size)."""
@@ -86,25 +112,22 @@ class SlipFlexMLP(nn.Module):
         sensor_time: torch.Tensor,
         patch_size: torch.Tensor,
     ) -> torch.Tensor:
-        """Group the samples by patch size, map each group's patches to the base width, run one base MLP.
+        """Map every sample's [values | mask | time] patches to the base width with its own A_ps, then run one
+        base MLP over the batch.
 
-        Unobserved steps enter as value 0 (so a NaN left under a False mask cannot leak in) and mask 0.
+        The patch axis S of the batch is the largest patch size; a sample's steps beyond its own size carry
+        nothing (the table's columns there are zero). Unobserved steps enter as value 0 (so a NaN left under a
+        False mask cannot leak in) and mask 0. Inputs are computed in the embedder's dtype.
         """
-        batch, channels, patches, _ = sensor_values.shape
-        dtype = sensor_values.dtype
-        mapped = sensor_values.new_zeros(batch, channels, patches, NUM_PATCH_FEATURES * self.base_patch_size)
-        for size in patch_size.unique().tolist():
-            rows = torch.nonzero(patch_size == size).squeeze(1)
-            mask = sensor_mask[rows, :, :, :size]
-            features = torch.cat(
-                (
-                    sensor_values[rows, :, :, :size].masked_fill(~mask, 0.0),
-                    mask.to(dtype),
-                    sensor_time[rows, :, :, :size],
-                ),
-                dim=-1,
-            )
-            if size != self.base_patch_size:
-                features = features @ self.input_map(size, features.device, dtype).T
-            mapped.index_copy_(0, rows, features.to(mapped.dtype))
-        return self.base_mlp(mapped.to(self.hidden_layer.weight.dtype))
+        dtype = self.hidden_layer.weight.dtype
+        width = sensor_values.shape[-1]
+        features = torch.cat(
+            (
+                sensor_values.to(dtype).masked_fill(~sensor_mask, 0.0),
+                sensor_mask.to(dtype),
+                sensor_time.to(dtype),
+            ),
+            dim=-1,
+        )
+        maps = self.input_map_table[patch_size][..., :width].flatten(-2).to(dtype)  # (B, 3b, 3S)
+        return self.base_mlp(torch.einsum("bcpf,bof->bcpo", features, maps))

@@ -59,17 +59,17 @@ def resolve_attn_implementation(
     return requested
 
 
-def key_padding_mask(key_valid: torch.Tensor, attn_implementation: str) -> torch.Tensor | None:
+def key_padding_mask(key_valid: torch.Tensor, attn_implementation: str) -> torch.Tensor:
     """The backend's form of a key-padding mask `key_valid` (batch, kv_len), True = attend.
 
     eager/sdpa take a (batch, 1, 1, kv_len) bool mask, flash-attention a (batch, kv_len) int mask that it uses to
-    unpad the sequences; None when nothing is padded. A sequence without any valid key (a padding-only channel or
-    patch index in group attention) attends to all its keys instead: its outputs stay finite (no NaN from a fully
-    masked softmax row) and, being padding, never reach a valid token.
+    unpad the sequences. The mask is built even when nothing is padded: finding out would need a host
+    synchronisation, which stalls a GPU and breaks `torch.compile(fullgraph=True)` and `torch.export`. A sequence
+    without any valid key (a padding-only channel or patch index in group attention) attends to all its keys
+    instead: its outputs stay finite (no NaN from a fully masked softmax row) and, being padding, never reach a
+    valid token.
     """
     key_valid = key_valid | ~key_valid.any(dim=-1, keepdim=True)
-    if bool(key_valid.all()):
-        return None
     if attn_implementation == FLASH_ATTENTION:
         return key_valid.to(torch.int32)
     return key_valid[:, None, None, :]
@@ -145,7 +145,7 @@ class SlipAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """hidden_states (batch, q_len, hidden) -> (batch, q_len, hidden) and the attention weights (eager) or None.
 
-        attention_mask: a key-padding mask in the backend's form (`key_padding_mask`), or None.
+        attention_mask: a key-padding mask in the backend's form (`key_padding_mask`), or None to attend to all.
         key_value_states: the context of cross-attention (batch, kv_len, kv_size); None for self-attention.
         rotary: (cos, sin, split_sizes) with cos/sin of shape (batch, seq, head_dim), for self-attention.
         """

@@ -32,6 +32,7 @@ from transformers.models.gemma3.modeling_gemma3 import (
 
 from .attention_pooler import SlipAttentionPooler
 from .configuration_slip import SlipConfig
+from .flex_mlp import SlipFlexMLP
 from .sensor_encoder import SlipSensorEncoder, SlipSensorEncoderOutput
 from .text_tower import (
     SLIP_TEXT_PREFIX,
@@ -129,6 +130,8 @@ class SlipPreTrainedModel(PreTrainedModel):
                 init.copy_(getattr(module, f"{layer_type}_original_inv_freq"), inv_freq)
         elif isinstance(module, SlipAttentionPooler):
             init.normal_(module.queries, mean=0.0, std=std)
+        elif isinstance(module, SlipFlexMLP):
+            init.copy_(module.input_map_table, module.build_input_map_table())
         elif isinstance(module, SlipPreTrainedModel):
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
             # Runs after the children's init (and modules without own parameters are never visited), so the
@@ -157,6 +160,15 @@ class SlipPreTrainedModel(PreTrainedModel):
     def no_weight_decay_parameter_names(self) -> list[str]:
         """Parameters to exclude from weight decay besides norms and biases (which Trainer already excludes)."""
         return ["logit_scale"]
+
+    def _output_flags(
+        self, output_attentions: bool | None, output_hidden_states: bool | None
+    ) -> tuple[bool, bool]:
+        """The forward's output flags, falling back to the config's, as transformers models do."""
+        return (
+            self.config.output_attentions if output_attentions is None else output_attentions,
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+        )
 
     def scaled_logit_scale(self) -> torch.Tensor:
         """exp(logit_scale) clamped at `config.logit_scale_max` (CLIP: 100)."""

@@ -14,13 +14,14 @@ import torch
 from torch import nn
 from transformers import GenerationMixin
 from transformers.cache_utils import Cache, DynamicCache
+from transformers.utils.generic import can_return_tuple
 
 from .configuration_slip import SlipConfig
 from .losses import caption_labels, caption_loss, clip_loss, weighted_loss
 from .modeling_base import SlipPreTrainedModel
 from .modeling_outputs import SlipForConditionalGenerationOutput, SlipOutput
 from .sensor_encoder import SlipSensorEncoderOutput
-from .text_tower import CACHE_ARGUMENT
+from .text_tower import CACHE_ARGUMENT, deprecated_cache_name
 
 
 class SlipModel(SlipPreTrainedModel):
@@ -42,6 +43,7 @@ class SlipModel(SlipPreTrainedModel):
         self.post_init()
         self.freeze_text_tower()
 
+    @can_return_tuple
     def forward(
         self,
         sensor_values: torch.Tensor | None = None,
@@ -51,13 +53,16 @@ class SlipModel(SlipPreTrainedModel):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         return_loss: bool = True,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
     ) -> SlipOutput:
         """Embed both modalities; with `return_loss`, the symmetric CLIP loss over the (global) batch.
 
-        `output_attentions` returns the sensor encoder's attention maps (the text tower's are not collected).
+        `output_attentions` returns the sensor encoder's attention maps (the text tower's are not collected);
+        it and `output_hidden_states` default to the config's. `return_dict=False` (or `config.return_dict`)
+        returns a tuple.
         """
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
         if input_ids is None:
             raise ValueError(
                 "SlipModel.forward needs input_ids (the captions); for sensor-only use get_sensor_features."
@@ -182,6 +187,8 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
             )
         return caption_loss(scored, labels, head=self._vocab_logits if logits is None else None)
 
+    @can_return_tuple
+    @deprecated_cache_name
     def forward(
         self,
         sensor_values: torch.Tensor | None = None,
@@ -200,8 +207,8 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         contrastive: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         skip_logits: bool | None = None,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         past_key_values: Cache | None = None,
         **kwargs: Any,
     ) -> SlipForConditionalGenerationOutput:
@@ -215,9 +222,12 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         `logits` and projects to the vocabulary only the positions the caption loss scores: a training step
         needs the loss, not (B, T, vocab) logits, most of which belong to padding and prompts.
         `output_attentions` returns the sensor encoder's attention maps (the text tower's are not collected);
-        other keyword arguments go to the Gemma attention layers.
-        `past_key_values` is the KV cache's name in transformers < 5.24 (its `generate` passes it so).
+        it and `output_hidden_states` default to the config's. `return_dict=False` (or `config.return_dict`)
+        returns a tuple. Other keyword arguments go to the Gemma attention layers.
+        `past_key_values` is the KV cache's name in transformers < 5.24 (its `generate` passes it so); from 5.24
+        on it is deprecated there, and here, in favour of `cache`.
         """
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
         cache = cache if cache is not None else past_key_values
         if skip_logits is None:
             skip_logits = self.training and return_loss
@@ -291,9 +301,13 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Hand our `cache` output to the next decoding step under the name this transformers' `generate` uses
-        (before 5.24 it only looks for `past_key_values`)."""
+        (before 5.24 it only looks for `past_key_values`). Without a cache (`use_cache=False`) no cache entry is
+        left behind: beam search takes an entry, even an empty one, for a cache it has to reorder."""
         model_kwargs = super()._update_model_kwargs_for_generation(outputs, model_kwargs, *args, **kwargs)
-        model_kwargs[CACHE_ARGUMENT] = outputs.cache
+        if outputs.cache is None:
+            model_kwargs.pop(CACHE_ARGUMENT, None)
+        else:
+            model_kwargs[CACHE_ARGUMENT] = outputs.cache
         return model_kwargs
 
     @torch.no_grad()

@@ -108,14 +108,16 @@ class SlipSensorEncoderOutput(ModelOutput):
     last_hidden_state: (B, C*P, d) after the final LayerNorm; token t is channel t // P, patch t % P.
     token_mask: (B, C*P) True for valid patches (at least one observed step).
     hidden_states: embeddings and each layer's output, (B, C*P, d) each, when `output_hidden_states`.
-    attentions: per layer, the eager attention weights of each attention pass (one in full mode, time and channel
-        in group mode), when `output_attentions`.
+    attentions: one tensor per layer, the eager attention weights (batch', heads, seq', seq') of its self-attention
+        (full mode: over all C*P tokens; group mode: along time within each channel), when `output_attentions`.
+    channel_attentions: group mode only, one tensor per layer: the attention across channels at each patch index.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     token_mask: torch.BoolTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[tuple[torch.FloatTensor, ...], ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+    channel_attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 class SlipSensorEncoder(nn.Module):
@@ -183,13 +185,15 @@ class SlipSensorEncoder(nn.Module):
             hidden_states = hidden_states.flatten(1, 2)
 
         all_hidden_states: tuple[torch.Tensor, ...] = ()
-        all_attentions: tuple[tuple[torch.Tensor | None, ...], ...] = ()
+        all_attentions: tuple[torch.Tensor, ...] = ()
+        all_channel_attentions: tuple[torch.Tensor, ...] = ()
         for layer in self.layers:
             if output_hidden_states:
                 all_hidden_states += (hidden_states.flatten(1, -2),)
             hidden_states, weights = layer(hidden_states, *views, output_attentions=output_attentions)
             if output_attentions:
-                all_attentions += (weights,)
+                all_attentions += (weights[0],)
+                all_channel_attentions += weights[1:]
         hidden_states = hidden_states.flatten(1, -2)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
@@ -199,4 +203,7 @@ class SlipSensorEncoder(nn.Module):
             token_mask=patch_valid.flatten(1),
             hidden_states=all_hidden_states if output_hidden_states else None,
             attentions=all_attentions if output_attentions else None,
+            channel_attentions=all_channel_attentions
+            if output_attentions and self.layers[0].group_attention
+            else None,
         )

@@ -31,6 +31,7 @@ from transformers.models.gemma3.modeling_gemma3 import (
     Gemma3TextScaledWordEmbedding,
 )
 from transformers.utils import ModelOutput
+from transformers.utils.deprecation import deprecate_kwarg
 
 from .configuration_slip import SlipConfig
 from .layers import SlipAttention
@@ -45,6 +46,14 @@ _MASK_BUILDERS: dict[str, Callable[..., torch.Tensor | None]] = {
 CACHE_ARGUMENT = "cache" if "cache" in inspect.signature(create_causal_mask).parameters else "past_key_values"
 """What transformers calls the KV cache in layer and mask calls, model inputs and outputs: `cache` from 5.24 on,
 `past_key_values` before. Our own outputs name it `cache` and our forwards accept both names."""
+
+
+def deprecated_cache_name(forward: Callable) -> Callable:
+    """Where transformers calls the cache `cache` (5.24 on), `past_key_values=` is renamed with its deprecation
+    warning, as transformers' own forwards do; before, it is the name `generate` passes, and stays quiet."""
+    if CACHE_ARGUMENT == "cache":
+        return deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")(forward)
+    return forward
 
 
 def gemma3_to_slip_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
