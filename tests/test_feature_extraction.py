@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 from modeling_slip.sensor_inputs import SENSOR_INPUT_KEYS, validate_sensor_inputs
 from processing_slip import (
     DefaultFrequencyWarning,
+    PatchPlan,
     SlipFeatureExtractor,
     TruncationWarning,
     choose_patch_size,
     parse_frequency,
 )
+from processing_slip.feature_extraction_slip import _MAX_TIMED_STEPS, _Group, _Sample, _validate_group
 
 FREQS = ["50Hz", "0.5s", "1min", "15min", "h", "D", "W"]
 
@@ -160,6 +162,15 @@ def test_variable_lengths_and_channels_are_padded():
     assert set(features) == set(SENSOR_INPUT_KEYS)
 
 
+def test_channel_names_are_strings_like_pandas_columns():
+    extractor = SlipFeatureExtractor(default_freq="50Hz")
+    named = extractor(np.ones((3, 5)), channel_names=[1, 2, 3], return_normalization_stats=True)
+    frame = extractor(pd.DataFrame(np.ones((5, 3)), columns=[1, 2, 3]), return_normalization_stats=True)
+    assert named["channel_names"] == frame["channel_names"] == [["1", "2", "3"]]
+    with pytest.raises(ValueError, match="mixes names and lists"):
+        extractor([np.ones(5), np.ones(5)], channel_names=["a", ["b"]])
+
+
 def test_channel_names_are_kept():
     extractor = SlipFeatureExtractor(default_freq="50Hz")
     frame = pd.DataFrame({"acc_x": [1.0, 2.0], "acc_y": [3.0, 4.0]})
@@ -180,6 +191,26 @@ def test_datetime_index_sets_the_frequency():
         warnings.simplefilter("error")
         assert SlipFeatureExtractor()(frame)["patch_size"].tolist() == [24]
         assert SlipFeatureExtractor()(frame, freq="50Hz")["patch_size"].tolist() == [25]
+
+
+def test_time_zone_aware_index_sets_the_frequency():
+    naive = pd.DatetimeIndex(pd.date_range("2024-03-30", periods=200, freq="15s").tolist())
+    aware = naive.tz_localize("Europe/Berlin")
+    assert aware.freq is None
+    extractor = SlipFeatureExtractor()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = extractor(pd.DataFrame({"v": np.arange(200.0)}, index=aware))
+    assert_same_features(got, extractor(np.arange(200.0), freq="15s"))
+
+
+@pytest.mark.parametrize("freq", [np.array(0.02), np.float64(0.02), np.array("50Hz")])
+def test_numpy_scalar_frequencies(freq):
+    extractor = SlipFeatureExtractor()
+    assert_same_features(extractor(np.ones((2, 300)), freq=freq), extractor(np.ones((2, 300)), freq=0.02))
+    assert_same_features(
+        extractor([np.ones(300), np.ones(300)], freq=[freq, freq]), extractor(np.ones((2, 1, 300)), freq=0.02)
+    )
 
 
 def test_default_frequency_is_reported_once_per_call():
@@ -233,14 +264,146 @@ BAD_INPUTS = [
     (pd.DataFrame({"time": ["a", "b"], "v": [1.0, 2.0]}), r"columns \['time'\] are not numeric"),
     ([np.ones(5), np.full(5, np.nan)], "sample 1 has no observed value"),
     ({"x": [1.0]}, "not supported"),
-    (torch.ones(3, dtype=torch.complex64), "complex"),
+    (np.zeros((0, 2, 5)), r"shape \(0, 2, 5\) holds no samples; pass at least one sample"),
+    (torch.zeros(0, 2, 5), "holds no samples"),
 ]
+
+COMPLEX_INPUTS = {
+    "numpy array": np.array([1 + 2j, 3.0]),
+    "torch tensor": torch.ones(3, dtype=torch.complex64),
+    "nested list": [[1 + 2j, 3.0]],
+    "list of arrays": [np.ones(3), np.array([1 + 2j, 3.0, 4.0])],
+    "pandas Series": pd.Series([1 + 2j, 3.0]),
+    "DataFrame column": pd.DataFrame({"real": [1.0, 2.0], "z": [1 + 2j, 3.0]}),
+    "list of DataFrames": [pd.DataFrame({"z": [1 + 2j, 3.0]})],
+}
 
 
 @pytest.mark.parametrize(("series", "message"), BAD_INPUTS)
 def test_bad_series_raise_one_clear_error(series, message):
     with pytest.raises(ValueError, match=message):
         SlipFeatureExtractor(default_freq="1s")(series)
+
+
+@pytest.mark.parametrize("series", COMPLEX_INPUTS.values(), ids=COMPLEX_INPUTS.keys())
+def test_complex_input_is_rejected_in_every_form(series):
+    with pytest.raises(ValueError, match=r"complex numbers are not accepted.*pass real values"):
+        SlipFeatureExtractor(default_freq="1s")(series)
+
+
+def test_complex_column_is_named():
+    with pytest.raises(ValueError, match=r"sample 0, columns \['z'\]: complex"):
+        SlipFeatureExtractor(default_freq="1s")(COMPLEX_INPUTS["DataFrame column"])
+
+
+def test_masked_entries_are_missing_in_every_array_form():
+    rng = np.random.default_rng(4)
+    data = rng.normal(size=(2, 3, 40))
+    hidden = rng.random(data.shape) < 0.3
+    masked = np.ma.masked_array(np.where(hidden, 999.0, data), mask=hidden)
+    extractor = SlipFeatureExtractor(default_freq="1s")
+    reference = extractor(np.where(hidden, np.nan, data))
+    assert_same_features(extractor(masked), reference)
+    assert_same_features(extractor(list(masked)), reference)
+    assert_same_features(extractor([list(sample) for sample in masked]), reference)
+    single = extractor(np.where(hidden, np.nan, data)[0, 0])
+    assert_same_features(extractor(masked[0, 0]), single)
+    counts = np.ma.masked_array(np.arange(40), mask=hidden[0, 0])
+    assert_same_features(extractor(counts), extractor(np.where(hidden[0, 0], np.nan, np.arange(40.0))))
+
+
+def test_kept_window_without_observed_value_names_the_sample_and_the_cut():
+    x = np.random.default_rng(5).normal(size=60_000)
+    x[-50_000:] = np.nan
+    extractor = SlipFeatureExtractor()
+    with (
+        pytest.warns(TruncationWarning),
+        pytest.raises(
+            ValueError,
+            match=r"sample 0: the most recent 49152 of its 60000 steps.*missing \(NaN\).*Pass patch_size= or a larger "
+            r"max_patches=",
+        ),
+    ):
+        extractor(x, freq="100Hz")
+    kept = extractor(x, freq="100Hz", patch_size=128)
+    assert kept["sensor_mask"].sum() == 10_000
+
+
+@pytest.mark.parametrize("normalization", ["mean_abs", "standard"])
+@pytest.mark.parametrize("magnitude", [1e160, 1e306])
+def test_huge_values_normalise_without_overflow(normalization, magnitude):
+    rng = np.random.default_rng(6)
+    unit = rng.normal(size=(2, 300))
+    unit[0, 5] = np.nan
+    extractor = SlipFeatureExtractor(normalization=normalization, default_freq="1s")
+    huge = extractor(unit * magnitude, return_normalization_stats=True)
+    small = extractor(unit)
+    np.testing.assert_allclose(huge["sensor_values"], small["sensor_values"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(huge["sensor_mask"], small["sensor_mask"])
+    restored = extractor.restore_values(huge)[0]
+    np.testing.assert_allclose(restored, unit * magnitude, rtol=1e-5, atol=1e-5 * magnitude)
+
+
+def test_values_too_large_to_normalise_name_sample_and_channel():
+    x = np.array([[1.0, 2.0, 3.0], [1e308, -1.7e308, 1.6e308]])
+    with pytest.raises(
+        ValueError, match=r"sample 0, channel 1 holds values up to 1.7e\+308.*divide the series"
+    ):
+        SlipFeatureExtractor(normalization="standard", default_freq="1s")(x)
+    near_float32_limit = np.array([3e38, 3e38, -3e38], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"sample 0, channel 0 holds values up to 3e\+38"):
+        SlipFeatureExtractor(normalization="standard", default_freq="1s")(near_float32_limit)
+
+
+@pytest.mark.parametrize("magnitude", [1e20, 1e39, 1e300])
+def test_unnormalised_values_beyond_the_model_range_are_rejected(magnitude):
+    x = [np.ones((2, 4)), np.ones((2, 4))]
+    x[1][1, 2] = -magnitude
+    with pytest.raises(
+        ValueError, match=r"sample 1, channel 1 \('b'\) holds values up to .*use normalization="
+    ):
+        SlipFeatureExtractor(normalization="none", default_freq="1s")(x, channel_names=["a", "b"])
+
+
+def test_infinite_value_in_the_kept_window_is_named_at_its_original_step():
+    x = np.ones(60_000)
+    x[-3] = np.inf
+    with (
+        pytest.warns(TruncationWarning),
+        pytest.raises(ValueError, match="sample 0, channel 0 holds an infinite value at step 59997"),
+    ):
+        SlipFeatureExtractor()(x, freq="100Hz")
+
+
+def _group(steps, patch_size=2):
+    """One sample, one channel, two observed steps at `steps`, as `_validate_group` sees it."""
+    return _Group(
+        rows=np.array([0]),
+        patch_size=patch_size,
+        values=np.ones((1, 1, 2)),
+        observed=np.ones((1, 1, 2), dtype=bool),
+        steps=np.array([steps], dtype=np.float32),
+        loc=np.zeros((1, 1)),
+        scale=np.ones((1, 1)),
+    )
+
+
+def test_times_that_round_to_one_are_rejected():
+    # A series long enough for this (2**25 steps) is too large for a unit test, so the check gets its group.
+    assert np.float32(_MAX_TIMED_STEPS / (_MAX_TIMED_STEPS + 1)) < 1
+    assert np.float32((_MAX_TIMED_STEPS + 1) / (_MAX_TIMED_STEPS + 2)) == 1
+    length = _MAX_TIMED_STEPS + 1
+    plan = PatchPlan(patch_size=2, num_patches=length // 2, kept_length=length, length=length)
+    args = (2, [_Sample(np.ones((1, 2)))], [plan], "mean_abs")
+    _validate_group(_group([0.5, _MAX_TIMED_STEPS / (_MAX_TIMED_STEPS + 1)]), *args)
+    with pytest.raises(
+        ValueError, match=rf"sample 0: its {length} steps get times outside \(0, 1\).*pass at most"
+    ):
+        _validate_group(_group([0.5, length / (length + 1)]), *args)
+    with pytest.raises(ValueError, match="times outside"):
+        _validate_group(_group([0.0, 0.5]), *args)
+    with pytest.raises(ValueError, match=r"patch_size 3, outside 1..2; pass a patch_size between 1"):
+        _validate_group(_group([0.5, 0.6], patch_size=3), *args)
 
 
 def test_infinite_values_name_sample_and_channel():

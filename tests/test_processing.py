@@ -161,11 +161,26 @@ def test_series_and_text_together(processor):
         (dict(text=[1]), "list of strings"),
         (dict(prompts=[{"role": "user"}]), "prompt 0 must be"),
         (dict(text="a", channel_names=["x"]), "only apply together with series="),
+        (dict(series=np.zeros((0, 2, 5)), text=["a"]), "holds no samples; pass at least one sample"),
+        (
+            dict(series=[np.ones(10), np.full(10, np.nan)], text=["a", "b"]),
+            r"sample 1 has no observed value \(all NaN\); drop it",
+        ),
+        (
+            dict(series=pd.DataFrame({"z": [1 + 2j, 3.0]}), text="a"),
+            r"sample 0, columns \['z'\]: complex numbers are not accepted",
+        ),
+        (dict(series=np.ones(10), text="a", freq="-5min"), "positive, finite step"),
     ],
 )
 def test_bad_calls_raise(processor, kwargs, message):
     with pytest.raises(ValueError, match=message):
         processor(**kwargs)
+
+
+def test_channel_names_pass_through_as_strings(processor):
+    out = processor(np.ones((3, 20)), text="rises", channel_names=[1, 2, 3], return_normalization_stats=True)
+    assert out["channel_names"] == [["1", "2", "3"]]
 
 
 def test_round_trip_through_auto_processor(processor, tmp_path):
