@@ -1,7 +1,8 @@
 """Zero-shot classification: class prompts -> text embeddings, cosine argmax against sensor embeddings.
 
 A class's embedding is the mean of its prompts' L2-normalised text embeddings, renormalised (the CLIP
-prompt-ensemble recipe). All channels of a series are used; the reference code kept 6 random channels.
+prompt-ensemble recipe, in `processing_slip.prompt_ensembles`, which the zero-shot pipeline uses too). All
+channels of a series are used; the reference code kept 6 random channels.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.metrics import confusion_matrix
+
+from processing_slip.prompt_ensembles import ensemble_embeddings, flatten_prompts
 
 from .features import extract_sensor_embeddings, extract_text_embeddings
 from .linear_probe import classification_metrics
@@ -27,17 +30,6 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / norms
 
 
-def _check_templates(templates: Mapping[str, Sequence[str]], label_names: Sequence[str]) -> None:
-    missing = [name for name in label_names if name not in templates]
-    if missing:
-        raise ValueError(
-            f"no prompt templates for classes {missing}; pass templates={{label_name: [prompt, ...]}}."
-        )
-    empty = [name for name in label_names if isinstance(templates[name], str) or not len(templates[name])]
-    if empty:
-        raise ValueError(f"classes {empty} need a non-empty list of prompt strings, not a string or nothing.")
-
-
 def class_embeddings(
     model: torch.nn.Module,
     processor: Any,
@@ -47,12 +39,9 @@ def class_embeddings(
 ) -> np.ndarray:
     """(K, p) class embeddings in the order of `label_names` (default: the order of `templates`)."""
     label_names = list(templates) if label_names is None else list(label_names)
-    _check_templates(templates, label_names)
-    prompts = [prompt for name in label_names for prompt in templates[name]]
-    embeddings = l2_normalize(extract_text_embeddings(model, processor, prompts, **kwargs))
-    bounds = np.cumsum([0] + [len(templates[name]) for name in label_names])
-    means = np.stack([embeddings[start:stop].mean(axis=0) for start, stop in zip(bounds[:-1], bounds[1:])])
-    return l2_normalize(means)
+    prompts, counts = flatten_prompts(templates, label_names)
+    embeddings = extract_text_embeddings(model, processor, prompts, **kwargs)
+    return ensemble_embeddings(torch.from_numpy(embeddings.astype(np.float64)), counts).numpy()
 
 
 def zero_shot_scores(sensor_embeddings: np.ndarray, class_embeds: np.ndarray) -> np.ndarray:

@@ -14,6 +14,10 @@ from modeling_slip import (
 )
 from processing_slip import SlipFeatureExtractor, SlipProcessor, train_caption_tokenizer
 
+from .pipelines import register_pipelines
+
+register_pipelines()
+
 __all__ = [
     "SlipConfig",
     "SlipSensorConfig",
