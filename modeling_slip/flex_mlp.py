@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .configuration_slip import SlipSensorConfig
+from .layers import TokenPacking
 
 # values | mask | time
 NUM_PATCH_FEATURES = 3
@@ -111,9 +112,10 @@ class SlipFlexMLP(nn.Module):
         sensor_mask: torch.Tensor,
         sensor_time: torch.Tensor,
         patch_size: torch.Tensor,
+        packing: TokenPacking | None = None,
     ) -> torch.Tensor:
         """Map every sample's [values | mask | time] patches to the base width with its own A_ps, then run one
-        base MLP over the batch.
+        base MLP over the batch: (B, C, P, hidden_size), or (1, N, hidden_size) for the packed valid tokens.
 
         The patch axis S of the batch is the largest patch size; a sample's steps beyond its own size carry
         nothing (the table's columns there are zero). Unobserved steps enter as value 0 (so a NaN left under a
@@ -130,4 +132,7 @@ class SlipFlexMLP(nn.Module):
             dim=-1,
         )
         maps = self.input_map_table[patch_size][..., :width].flatten(-2).to(dtype)  # (B, 3b, 3S)
-        return self.base_mlp(torch.einsum("bcpf,bof->bcpo", features, maps))
+        mapped = torch.einsum("bcpf,bof->bcpo", features, maps)
+        if packing is not None:
+            mapped = packing.unpad(mapped.flatten(1, 2))[None]
+        return self.base_mlp(mapped)

@@ -10,6 +10,7 @@ without rebuilding anything.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -86,17 +87,39 @@ def eager_attention_forward(
     **kwargs,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Plain softmax attention on (batch, heads, seq, head_dim); returns (batch, seq, heads, head_dim) and the
-    attention weights. `attention_mask` is a bool mask (True = attend) or an additive float mask."""
-    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    attention weights. `attention_mask` is a bool mask (True = attend) or an additive float mask.
+
+    The scale is applied to the queries (seq x head_dim) rather than the scores (seq x seq), and the mask in
+    place, so the only seq x seq tensors are the scores and their softmax.
+    """
+    scores = torch.matmul(query * scaling, key.transpose(-1, -2))
     if attention_mask is not None:
         if attention_mask.dtype == torch.bool:
-            scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+            scores.masked_fill_(attention_mask.logical_not(), torch.finfo(scores.dtype).min)
         else:
-            scores = scores + attention_mask
+            scores.add_(attention_mask)
     weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()
     return output, weights
+
+
+class TokenPacking(NamedTuple):
+    """Where the valid tokens of a padded (batch, length) layout sit: `index` into its flattened batch * length
+    positions, ascending. Per-token layers run on the packed (1, N, ...) tokens; attention re-pads them."""
+
+    index: torch.Tensor
+    batch: int
+    length: int
+
+    def pad(self, packed: torch.Tensor) -> torch.Tensor:
+        """(N, ...) -> (batch, length, ...), zeros where no token is."""
+        padded = packed.new_zeros(self.batch * self.length, *packed.shape[1:])
+        return padded.index_copy(0, self.index, packed).view(self.batch, self.length, *packed.shape[1:])
+
+    def unpad(self, padded: torch.Tensor) -> torch.Tensor:
+        """(batch, length, ...) -> (N, ...)."""
+        return padded.flatten(0, 1).index_select(0, self.index)
 
 
 class SlipAttention(nn.Module):
@@ -140,14 +163,17 @@ class SlipAttention(nn.Module):
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         key_value_states: torch.Tensor | None = None,
-        rotary: tuple[torch.Tensor, torch.Tensor, tuple[int, int]] | None = None,
+        rotary: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         output_attentions: bool = False,
+        packing: TokenPacking | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """hidden_states (batch, q_len, hidden) -> (batch, q_len, hidden) and the attention weights (eager) or None.
 
-        attention_mask: a key-padding mask in the backend's form (`key_padding_mask`), or None to attend to all.
+        attention_mask: a mask in the backend's form (`key_padding_mask`, or a 4-D bool mask), or None.
         key_value_states: the context of cross-attention (batch, kv_len, kv_size); None for self-attention.
-        rotary: (cos, sin, split_sizes) with cos/sin of shape (batch, seq, head_dim), for self-attention.
+        rotary: (cos, sin, permutation) tables (`rotary.apply_rotary_pos_emb`), for self-attention.
+        packing: self-attention over packed tokens: hidden_states is (1, N, hidden); projections run packed and
+            only the attention itself sees the padded (packing.batch, packing.length) layout of its mask.
         """
         is_cross = key_value_states is not None
         implementation = resolve_attn_implementation(
@@ -162,6 +188,10 @@ class SlipAttention(nn.Module):
         value = self._heads(self.v_proj(context))
         if rotary is not None:
             query, key = apply_rotary_pos_emb(query, key, *rotary)
+        if packing is not None:
+            query, key, value = (
+                packing.pad(states[0].transpose(0, 1)).transpose(1, 2) for states in (query, key, value)
+            )
         output, weights = attention_interface(
             self,
             query,
@@ -172,6 +202,8 @@ class SlipAttention(nn.Module):
             scaling=self.scaling,
             is_causal=False,
         )
+        if packing is not None:
+            output = packing.unpad(output)[None]
         output = output.reshape(*hidden_states.shape[:-1], -1).contiguous()
         return self.out_proj(output), weights
 

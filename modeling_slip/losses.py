@@ -85,15 +85,25 @@ def clip_loss(
 
 
 def caption_loss(
-    states: torch.Tensor, labels: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor] | None = None
+    states: torch.Tensor,
+    labels: torch.Tensor,
+    head: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    select_targets: bool = True,
 ) -> torch.Tensor:
     """Next-token cross-entropy, mean over the tokens whose label is not IGNORE_INDEX (prompt, padding).
 
-    `states` are (B, T, vocab) logits, or (B, T, width) hidden states when `head` maps hidden states to logits:
-    then the vocabulary projection runs only at the target positions, which skips the (B, T, vocab) logits of
-    padding and prompt tokens (most of a training step's memory with a large vocabulary).
+    `states` are (B, T, vocab) logits, or (B, T, width) hidden states when `head` maps hidden states to logits.
+    With `select_targets`, the vocabulary projection runs only at the target positions, which skips the
+    (B, T, vocab) logits of padding and prompt tokens (most of a step's memory with a large vocabulary); finding
+    them reads the labels on the host. Packed captions, whose positions are nearly all targets, pass
+    `select_targets=False`: every position is scored, non-targets through the ignore index, with no host
+    synchronisation.
     """
     targets = labels[:, 1:].to(states.device)
+    if not select_targets:
+        rows = states[:, :-1].flatten(0, 1)
+        logits = rows if head is None else head(rows)
+        return F.cross_entropy(logits.float(), targets.flatten(), ignore_index=IGNORE_INDEX)
     keep = targets != IGNORE_INDEX
     if not bool(keep.any()):
         raise ValueError(

@@ -182,8 +182,11 @@ class SlipPreTrainedModel(PreTrainedModel):
         patch_size: torch.Tensor | None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        sensor_token_index: torch.Tensor | None = None,
     ) -> tuple[SlipSensorEncoderOutput, torch.Tensor]:
-        """Sensor encoder + pooler: (encoder output, pooled (B, 1 + num_caption_queries, width))."""
+        """Sensor encoder + pooler: (encoder output, pooled (B, 1 + num_caption_queries, width)).
+
+        `sensor_token_index` (`packing.sensor_token_index`) runs the encoder on the valid tokens only."""
         if any(tensor is None for tensor in (sensor_values, sensor_mask, sensor_time, patch_size)):
             raise ValueError(
                 "Pass all four sensor inputs (sensor_values, sensor_mask, sensor_time, patch_size), e.g. "
@@ -196,6 +199,7 @@ class SlipPreTrainedModel(PreTrainedModel):
             patch_size,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            token_index=sensor_token_index,
         )
         pooled = self.pooler(sensor_output.last_hidden_state, sensor_output.token_mask)
         return sensor_output, pooled
@@ -203,18 +207,31 @@ class SlipPreTrainedModel(PreTrainedModel):
     def _sensor_embeds(self, pooled: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.sensor_projection(pooled[:, 0]), dim=-1)
 
-    def _text_embeds(self, text_output: SlipTextTransformerOutput, attention_mask: torch.Tensor | None):
-        """The projected, L2-normalised encoder state at each caption's embedding token (`TEXT_LAYOUTS`)."""
+    def _text_embeds(
+        self,
+        text_output: SlipTextTransformerOutput,
+        attention_mask: torch.Tensor | None,
+        cu_seq_lens_q: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The projected, L2-normalised encoder state at each caption's embedding token (`TEXT_LAYOUTS`): its last
+        token, or the one before in the reference layout. Packed captions (1, N) end at `cu_seq_lens_q[1:] - 1`."""
         hidden = text_output.text_hidden_state
-        position = last_token_indices(attention_mask, hidden.shape[0], hidden.shape[1], hidden.device)
+        if cu_seq_lens_q is not None:
+            position, lengths = cu_seq_lens_q[1:].long() - 1, cu_seq_lens_q.diff()
+            hidden = hidden[0]
+        else:
+            position = last_token_indices(attention_mask, hidden.shape[0], hidden.shape[1], hidden.device)
+            lengths = attention_mask.sum(dim=1) if attention_mask is not None else None
         if self.config.text_layout == "reference":
-            if attention_mask is not None and bool((attention_mask.sum(dim=1) < 2).any()):
-                raise ValueError(
+            if lengths is not None:
+                torch._assert_async(
+                    (lengths >= 2).all(),
                     "text_layout='reference' reads the token before the last one: every caption needs at least "
-                    "two tokens (<bos> and one more)."
+                    "two tokens (<bos> and one more).",
                 )
             position = position - 1
-        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), position]
+        rows = torch.arange(len(position), device=hidden.device)
+        pooled = hidden[position] if cu_seq_lens_q is not None else hidden[rows, position]
         return F.normalize(self.text_projection(pooled), dim=-1)
 
     @staticmethod

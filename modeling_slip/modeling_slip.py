@@ -24,6 +24,11 @@ from .sensor_encoder import SlipSensorEncoderOutput
 from .text_tower import CACHE_ARGUMENT, deprecated_cache_name
 
 
+def text_batch_size(text: torch.Tensor, cu_seq_lens_q: torch.Tensor | None) -> int:
+    """Captions in the text inputs: rows, or packed captions."""
+    return text.shape[0] if cu_seq_lens_q is None else cu_seq_lens_q.shape[0] - 1
+
+
 class SlipModel(SlipPreTrainedModel):
     """Dual encoder: sensor encoder -> attention pooler (query 0) -> projection, and the text encoder layers
     -> EOS state -> projection; both L2-normalised; learnable temperature."""
@@ -55,12 +60,17 @@ class SlipModel(SlipPreTrainedModel):
         return_loss: bool = True,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
+        position_ids: torch.LongTensor | None = None,
+        sensor_token_index: torch.Tensor | None = None,
+        cu_seq_lens_q: torch.Tensor | None = None,
+        max_length_q: int | None = None,
     ) -> SlipOutput:
         """Embed both modalities; with `return_loss`, the symmetric CLIP loss over the (global) batch.
 
         `output_attentions` returns the sensor encoder's attention maps (the text tower's are not collected);
         it and `output_hidden_states` default to the config's. `return_dict=False` (or `config.return_dict`)
-        returns a tuple.
+        returns a tuple. `sensor_token_index`, `position_ids`, `cu_seq_lens_q` and `max_length_q` make the
+        step padding-free (`modeling_slip.packing`).
         """
         output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
         if input_ids is None:
@@ -68,18 +78,27 @@ class SlipModel(SlipPreTrainedModel):
                 "SlipModel.forward needs input_ids (the captions); for sensor-only use get_sensor_features."
             )
         if sensor_values is not None:
-            self._check_batch(sensor_values.shape[0], input_ids.shape[0])
+            self._check_batch(sensor_values.shape[0], text_batch_size(input_ids, cu_seq_lens_q))
         sensor_output, pooled = self._encode_sensor(
-            sensor_values, sensor_mask, sensor_time, patch_size, output_attentions, output_hidden_states
+            sensor_values,
+            sensor_mask,
+            sensor_time,
+            patch_size,
+            output_attentions,
+            output_hidden_states,
+            sensor_token_index,
         )
         text_output = self.text_model(
             input_ids=input_ids,
             attention_mask=attention_mask,
+            position_ids=position_ids,
             run_decoder=False,
             output_hidden_states=output_hidden_states,
+            cu_seq_lens_q=cu_seq_lens_q,
+            max_length_q=max_length_q,
         )
         sensor_embeds = self._sensor_embeds(pooled)
-        text_embeds = self._text_embeds(text_output, attention_mask)
+        text_embeds = self._text_embeds(text_output, attention_mask, cu_seq_lens_q)
         scale, logits_per_sensor, logits_per_text = self._contrastive_logits(sensor_embeds, text_embeds)
         loss = clip_loss(sensor_embeds, text_embeds, scale) if return_loss else None
         return SlipOutput(
@@ -155,6 +174,7 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         text_batch: int,
         output_attentions: bool,
         output_hidden_states: bool,
+        sensor_token_index: torch.Tensor | None,
     ) -> tuple[SlipSensorEncoderOutput | None, torch.Tensor | None, torch.Tensor]:
         """(encoder output, sensor embeddings, decoder context) from the four sensor tensors, or only the context
         when it was precomputed (`generate`)."""
@@ -163,7 +183,9 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
             return None, None, sensor_context
         if sensor_inputs[0] is not None:
             self._check_batch(sensor_inputs[0].shape[0], text_batch)
-        sensor_output, pooled = self._encode_sensor(*sensor_inputs, output_attentions, output_hidden_states)
+        sensor_output, pooled = self._encode_sensor(
+            *sensor_inputs, output_attentions, output_hidden_states, sensor_token_index
+        )
         return sensor_output, self._sensor_embeds(pooled), self._caption_context(pooled)
 
     def _caption_term(
@@ -173,11 +195,14 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         labels: torch.Tensor | None,
         input_ids: torch.Tensor | None,
         attention_mask: torch.Tensor | None,
+        packed: bool,
     ) -> torch.Tensor:
         """Next-token CE on `labels`, or on the caption itself (`caption_labels`) when none are given."""
         if labels is None:
-            if input_ids is None:
-                raise ValueError("Pass labels to compute the caption loss from inputs_embeds.")
+            if input_ids is None or packed:
+                raise ValueError(
+                    "Pass labels to compute the caption loss from inputs_embeds or packed captions."
+                )
             labels = caption_labels(input_ids, attention_mask)
         scored = hidden_states if logits is None else logits
         if labels.shape != scored.shape[:2]:
@@ -185,7 +210,8 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
                 f"labels must have shape {tuple(scored.shape[:2])} (one per caption token), got "
                 f"{tuple(labels.shape)}; computing a loss also needs logits_to_keep=0."
             )
-        return caption_loss(scored, labels, head=self._vocab_logits if logits is None else None)
+        head = self._vocab_logits if logits is None else None
+        return caption_loss(scored, labels, head=head, select_targets=not packed)
 
     @can_return_tuple
     @deprecated_cache_name
@@ -210,6 +236,9 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         past_key_values: Cache | None = None,
+        sensor_token_index: torch.Tensor | None = None,
+        cu_seq_lens_q: torch.Tensor | None = None,
+        max_length_q: int | None = None,
         **kwargs: Any,
     ) -> SlipForConditionalGenerationOutput:
         """Caption logits and, with `return_loss`, the weighted sum of the contrastive and caption losses.
@@ -225,7 +254,9 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         it and `output_hidden_states` default to the config's. `return_dict=False` (or `config.return_dict`)
         returns a tuple. Other keyword arguments go to the Gemma attention layers.
         `past_key_values` is the KV cache's name in transformers < 5.24 (its `generate` passes it so); from 5.24
-        on it is deprecated there, and here, in favour of `cache`.
+        on it is deprecated there, and here, in favour of `cache`. `sensor_token_index`, packed captions
+        (`position_ids`, `cu_seq_lens_q`, `max_length_q`, (1, N) labels) make the step padding-free
+        (`modeling_slip.packing`; the pretraining collator builds them).
         """
         output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
         cache = cache if cache is not None else past_key_values
@@ -233,12 +264,14 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
             skip_logits = self.training and return_loss
         if skip_logits and not return_loss:
             raise ValueError("skip_logits=True leaves nothing to return without return_loss=True.")
+        packed = cu_seq_lens_q is not None
         sensor_output, sensor_embeds, sensor_context = self._encode_sensor_side(
             (sensor_values, sensor_mask, sensor_time, patch_size),
             sensor_context,
-            (input_ids if input_ids is not None else inputs_embeds).shape[0],
+            text_batch_size(input_ids if input_ids is not None else inputs_embeds, cu_seq_lens_q),
             output_attentions,
             output_hidden_states,
+            sensor_token_index,
         )
         if contrastive is None:
             contrastive = (
@@ -260,6 +293,8 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
             sensor_context=sensor_context,
             run_decoder=True,
             output_hidden_states=output_hidden_states,
+            cu_seq_lens_q=cu_seq_lens_q,
+            max_length_q=max_length_q,
             **kwargs,
         )
         hidden_states = text_output.last_hidden_state
@@ -267,12 +302,14 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
 
         text_embeds = logits_per_sensor = logits_per_text = scale = None
         if contrastive:
-            text_embeds = self._text_embeds(text_output, attention_mask)
+            text_embeds = self._text_embeds(text_output, attention_mask, cu_seq_lens_q)
             scale, logits_per_sensor, logits_per_text = self._contrastive_logits(sensor_embeds, text_embeds)
 
         loss = contrastive_term = caption_term = None
         if return_loss:
-            caption_term = self._caption_term(hidden_states, logits, labels, input_ids, attention_mask)
+            caption_term = self._caption_term(
+                hidden_states, logits, labels, input_ids, attention_mask, packed
+            )
             if contrastive:
                 contrastive_term = clip_loss(sensor_embeds, text_embeds, scale)
             loss = weighted_loss(caption_term, contrastive_term, self.config)

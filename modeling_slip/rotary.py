@@ -30,28 +30,23 @@ def padding_aware_positions(patch_valid: torch.Tensor) -> tuple[torch.Tensor, to
     return channel_position[:, :, None].expand_as(patch_position), patch_position
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """(x1, x2) -> (-x2, x1) on the two halves of the last dimension."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
-
-
 def apply_rotary_pos_emb(
     query: torch.Tensor,
     key: torch.Tensor,
     cos: torch.Tensor,
     sin: torch.Tensor,
-    split_sizes: tuple[int, int],
+    permutation: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotate `query` and `key` (batch, heads, seq, head_dim) by `cos`/`sin` (batch, seq, head_dim).
+    """Rotate `query` and `key` (batch, heads, seq, head_dim) by the tables of `SlipRotaryEmbedding2D`.
 
-    The head dimension holds two independent rotary parts (`split_sizes`): each part is rotated on its own halves.
+    The head dimension holds two rotary parts, each rotated on its own halves: x * cos + rotate_half(x) * sin per
+    part, where rotate_half swaps a part's halves and negates the first. `permutation` swaps the halves of every
+    part at once and `sin` (batch, seq, head_dim) carries the sign, so a rotation is one gather and two products.
     """
     cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
 
     def rotate(x: torch.Tensor) -> torch.Tensor:
-        rotated = torch.cat([rotate_half(part) for part in x.split(split_sizes, dim=-1)], dim=-1)
-        return x * cos + rotated * sin
+        return x * cos + x.index_select(-1, permutation) * sin
 
     return rotate(query), rotate(key)
 
@@ -80,11 +75,17 @@ class SlipRotaryEmbedding2D(nn.Module):
 
     def forward(
         self, channel_position: torch.Tensor, patch_position: torch.Tensor, dtype: torch.dtype
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Positions (...,) -> cos, sin of shape (..., head_dim) in `dtype` (computed in float32)."""
-        angles = []
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Positions (...,) -> cos, signed sin (..., head_dim) in `dtype` (computed in float32) and the
+        permutation that swaps the halves of each rotary part (see `apply_rotary_pos_emb`)."""
+        angles, signs, permutation, offset = [], [], [], 0
         for position, dim in zip((channel_position, patch_position), self.split_sizes):
             freqs = position.to(torch.float32)[..., None] * self._inverse_frequencies(dim, position.device)
             angles.append(torch.cat((freqs, freqs), dim=-1))
+            half = torch.arange(dim // 2, device=position.device)
+            signs.append(torch.cat((-torch.ones_like(half), torch.ones_like(half))))
+            permutation.append(torch.cat((half + dim // 2, half)) + offset)
+            offset += dim
         angle = torch.cat(angles, dim=-1)
-        return angle.cos().to(dtype), angle.sin().to(dtype)
+        sin = angle.sin() * torch.cat(signs).to(torch.float32)
+        return angle.cos().to(dtype), sin.to(dtype), torch.cat(permutation)

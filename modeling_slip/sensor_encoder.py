@@ -17,18 +17,20 @@ from transformers.utils import ModelOutput
 
 from .configuration_slip import SlipSensorConfig
 from .flex_mlp import SlipFlexMLP
-from .layers import SlipAttention, SlipSwiGLU, key_padding_mask, resolve_attn_implementation
+from .layers import SlipAttention, SlipSwiGLU, TokenPacking, key_padding_mask, resolve_attn_implementation
 from .rotary import SlipRotaryEmbedding2D, padding_aware_positions
 from .sensor_inputs import validate_sensor_inputs
 
 
 class SlipAttentionView(NamedTuple):
-    """How one attention pass groups the tokens into sequences: its backend-ready key mask and rotary tables
-    (batch', seq', head_dim) laid out like those sequences."""
+    """How one attention pass groups the tokens into sequences: its backend-ready key mask, the rotary tables laid
+    out like the tokens it receives, and, for packed tokens, where they sit in the padded sequences."""
 
     attention_mask: torch.Tensor | None
     cos: torch.Tensor
     sin: torch.Tensor
+    permutation: torch.Tensor
+    packing: TokenPacking | None = None
 
 
 class SlipSensorEncoderLayer(GradientCheckpointingLayer):
@@ -38,9 +40,8 @@ class SlipSensorEncoderLayer(GradientCheckpointingLayer):
     q.k, leaving the patch offset; across channels at one patch index the channel offset is what remains.
     """
 
-    def __init__(self, config: SlipSensorConfig, rotary_split: tuple[int, int]):
+    def __init__(self, config: SlipSensorConfig):
         super().__init__()
-        self.rotary_split = rotary_split
         width, eps = config.hidden_size, config.layer_norm_eps
         attention_kwargs = dict(
             hidden_size=width,
@@ -63,8 +64,14 @@ class SlipSensorEncoderLayer(GradientCheckpointingLayer):
     def _attend(
         self, attention: SlipAttention, states: torch.Tensor, view: SlipAttentionView, output_attentions: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        rotary = (view.cos, view.sin, self.rotary_split)
-        return attention(states, view.attention_mask, rotary=rotary, output_attentions=output_attentions)
+        rotary = (view.cos, view.sin, view.permutation)
+        return attention(
+            states,
+            view.attention_mask,
+            rotary=rotary,
+            output_attentions=output_attentions,
+            packing=view.packing,
+        )
 
     def forward(
         self,
@@ -128,30 +135,31 @@ class SlipSensorEncoder(nn.Module):
         self.config = config
         self.embeddings = SlipFlexMLP(config)
         self.rotary_emb = SlipRotaryEmbedding2D(config)
-        self.layers = nn.ModuleList(
-            [
-                SlipSensorEncoderLayer(config, self.rotary_emb.split_sizes)
-                for _ in range(config.num_hidden_layers)
-            ]
-        )
+        self.layers = nn.ModuleList([SlipSensorEncoderLayer(config) for _ in range(config.num_hidden_layers)])
         self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def _views(
-        self, patch_valid: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, attn_implementation: str
+        self,
+        patch_valid: torch.Tensor,
+        rotary: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        attn_implementation: str,
+        packing: TokenPacking | None,
     ) -> tuple[SlipAttentionView, ...]:
-        """Full mode: one (B, C*P) view. Group mode: a per-channel (B*C, P) and a per-patch-index (B*P, C) view."""
+        """Full mode: one (B, C*P) view (its tables packed like the tokens when `packing`). Group mode: a
+        per-channel (B*C, P) and a per-patch-index (B*P, C) view."""
         batch, channels, patches = patch_valid.shape
+        cos, sin, permutation = rotary
         if self.config.attention_type == "full":
-            sequences = patch_valid.flatten(1)
-            return (
-                SlipAttentionView(
-                    key_padding_mask(sequences, attn_implementation), cos.flatten(1, 2), sin.flatten(1, 2)
-                ),
-            )
+            mask = key_padding_mask(patch_valid.flatten(1), attn_implementation)
+            cos, sin = cos.flatten(1, 2), sin.flatten(1, 2)
+            if packing is not None:
+                cos, sin = packing.unpad(cos)[None], packing.unpad(sin)[None]
+            return (SlipAttentionView(mask, cos, sin, permutation, packing),)
         time = SlipAttentionView(
             key_padding_mask(patch_valid.reshape(batch * channels, patches), attn_implementation),
             cos.flatten(0, 1),
             sin.flatten(0, 1),
+            permutation,
         )
         channel = SlipAttentionView(
             key_padding_mask(
@@ -159,6 +167,7 @@ class SlipSensorEncoder(nn.Module):
             ),
             cos.transpose(1, 2).flatten(0, 1),
             sin.transpose(1, 2).flatten(0, 1),
+            permutation,
         )
         return time, channel
 
@@ -170,36 +179,53 @@ class SlipSensorEncoder(nn.Module):
         patch_size: torch.Tensor,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        token_index: torch.Tensor | None = None,
     ) -> SlipSensorEncoderOutput:
-        """Encode (B, C, P, S) patches (see `sensor_inputs` for the contract) into (B, C*P, d) tokens."""
+        """Encode (B, C, P, S) patches (see `sensor_inputs` for the contract) into (B, C*P, d) tokens.
+
+        `token_index` (full attention only): the flattened B*C*P positions of the valid tokens
+        (`packing.sensor_token_index`). The layers then run on those tokens only; attention sees them re-padded.
+        The valid tokens' outputs equal the padded computation's; padding tokens come out as zeros.
+        """
         validate_sensor_inputs(
             sensor_values, sensor_mask, sensor_time, patch_size, max_patch_size=self.config.max_patch_size
         )
         # The layers' attention modules resolve the same backend from the same config: the masks fit it.
         attn_implementation = resolve_attn_implementation(self.config._attn_implementation, output_attentions)
         patch_valid = sensor_mask.any(dim=-1)
-        hidden_states = self.embeddings(sensor_values, sensor_mask, sensor_time, patch_size)
-        cos, sin = self.rotary_emb(*padding_aware_positions(patch_valid), dtype=hidden_states.dtype)
-        views = self._views(patch_valid, cos, sin, attn_implementation)
-        if self.config.attention_type == "full":
+        batch, channels, patches = patch_valid.shape
+        packing = None
+        if token_index is not None and self.config.attention_type == "full":
+            packing = TokenPacking(token_index, batch, channels * patches)
+        hidden_states = self.embeddings(sensor_values, sensor_mask, sensor_time, patch_size, packing=packing)
+        rotary = self.rotary_emb(*padding_aware_positions(patch_valid), dtype=hidden_states.dtype)
+        views = self._views(patch_valid, rotary, attn_implementation, packing)
+        if packing is None and self.config.attention_type == "full":
             hidden_states = hidden_states.flatten(1, 2)
+
+        def tokens(states: torch.Tensor) -> torch.Tensor:
+            """(B, C*P, d) from any of the layouts the layers run in."""
+            return (
+                packing.pad(states[0])
+                if packing is not None
+                else states.reshape(batch, channels * patches, -1)
+            )
 
         all_hidden_states: tuple[torch.Tensor, ...] = ()
         all_attentions: tuple[torch.Tensor, ...] = ()
         all_channel_attentions: tuple[torch.Tensor, ...] = ()
         for layer in self.layers:
             if output_hidden_states:
-                all_hidden_states += (hidden_states.flatten(1, -2),)
+                all_hidden_states += (tokens(hidden_states),)
             hidden_states, weights = layer(hidden_states, *views, output_attentions=output_attentions)
             if output_attentions:
                 all_attentions += (weights[0],)
                 all_channel_attentions += weights[1:]
-        hidden_states = hidden_states.flatten(1, -2)
         if output_hidden_states:
-            all_hidden_states += (hidden_states,)
+            all_hidden_states += (tokens(hidden_states),)
 
         return SlipSensorEncoderOutput(
-            last_hidden_state=self.final_layer_norm(hidden_states),
+            last_hidden_state=tokens(self.final_layer_norm(hidden_states)),
             token_mask=patch_valid.flatten(1),
             hidden_states=all_hidden_states if output_hidden_states else None,
             attentions=all_attentions if output_attentions else None,

@@ -35,6 +35,7 @@ from transformers.utils.deprecation import deprecate_kwarg
 
 from .configuration_slip import SlipConfig
 from .layers import SlipAttention
+from .packing import packed_sequence_ids
 
 GEMMA3_CAUSAL_LM_PREFIX = "model."
 SLIP_TEXT_PREFIX = "text_model."
@@ -80,8 +81,9 @@ def last_token_indices(
     if attention_mask is None:
         return torch.full((batch_size,), seq_len - 1, dtype=torch.long, device=device)
     attended = attention_mask.bool()
-    if not bool(attended.any(dim=1).all()):
-        raise ValueError("Every row of attention_mask needs at least one attended token (a 1).")
+    torch._assert_async(
+        attended.any(dim=1).all(), "Every row of attention_mask needs at least one attended token (a 1)."
+    )
     flipped_first = attended.flip(-1).long().argmax(dim=-1)
     return seq_len - 1 - flipped_first
 
@@ -107,9 +109,15 @@ class SlipCrossAttentionLayer(GradientCheckpointingLayer):
             dropout=config.cross_attention_dropout,
         )
 
-    def forward(self, hidden_states: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, hidden_states: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """context_mask: for packed captions (1, N) over all samples' flattened context (1, B*Q), a (1, 1, N, B*Q)
+        bool mask that keeps each caption on its own sample's tokens."""
         attended, _ = self.cross_attn(
-            self.query_layernorm(hidden_states), key_value_states=self.context_layernorm(context)
+            self.query_layernorm(hidden_states),
+            context_mask,
+            key_value_states=self.context_layernorm(context),
         )
         return hidden_states + attended
 
@@ -168,6 +176,49 @@ class SlipTextTransformer(nn.Module):
         positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         return positions[:, -seq_len:]
 
+    def _padded_masks(
+        self,
+        layer_types: list[str],
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.Tensor,
+        cache: Cache | None,
+    ) -> dict[str, torch.Tensor | None]:
+        return {
+            layer_type: _MASK_BUILDERS[layer_type](
+                config=self.config,
+                inputs_embeds=inputs_embeds,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                **{CACHE_ARGUMENT: cache},
+            )
+            for layer_type in set(layer_types)
+        }
+
+    def _packed_masks(self, layer_types: list[str], sequence_ids: torch.Tensor, dtype: torch.dtype) -> dict:
+        """Block-diagonal causal masks (1, 1, N, N) of packed captions for eager / SDPA (a caption sees its own
+        earlier tokens, within the sliding window on sliding layers); None for flash-attention, which takes
+        the cumulative lengths instead."""
+        if self.config._attn_implementation == "flash_attention_2":
+            return dict.fromkeys(layer_types)
+        index = torch.arange(len(sequence_ids), device=sequence_ids.device)
+        distance = index[:, None] - index[None, :]
+        visible = (sequence_ids[:, None] == sequence_ids[None, :]) & (distance >= 0)
+        masks = {}
+        for layer_type in set(layer_types):
+            allowed = (
+                visible
+                if layer_type == "full_attention"
+                else visible & (distance < self.config.sliding_window)
+            )
+            if self.config._attn_implementation == "eager":  # Gemma's eager attention adds its mask
+                masks[layer_type] = torch.zeros(
+                    allowed.shape, dtype=dtype, device=allowed.device
+                ).masked_fill(~allowed, torch.finfo(dtype).min)[None, None]
+            else:
+                masks[layer_type] = allowed[None, None]
+        return masks
+
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -178,12 +229,16 @@ class SlipTextTransformer(nn.Module):
         sensor_context: torch.Tensor | None = None,
         run_decoder: bool = True,
         output_hidden_states: bool = False,
+        cu_seq_lens_q: torch.Tensor | None = None,
+        max_length_q: int | None = None,
         **kwargs,
     ) -> SlipTextTransformerOutput:
         """Run the encoder layers and, if `run_decoder`, the decoder layers with cross-attention.
 
         attention_mask: (B, past + T) 2-D padding mask (1 = token). sensor_context: (B, Q, D) pooled sensor
-        tokens the decoder cross-attends to.
+        tokens the decoder cross-attends to. Packed captions (`packing.pack_captions`): input_ids and
+        position_ids (1, N), `cu_seq_lens_q` and `max_length_q`, no attention_mask; hidden states are then
+        (1, N, D).
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds to the text tower.")
@@ -193,6 +248,12 @@ class SlipTextTransformer(nn.Module):
             )
         if run_decoder and sensor_context is None:
             raise ValueError("The multimodal decoder needs sensor_context (the pooled sensor tokens).")
+        packed = cu_seq_lens_q is not None
+        if packed and (position_ids is None or attention_mask is not None or cache is not None):
+            raise ValueError(
+                "Packed captions (cu_seq_lens_q) need their position_ids and take no attention_mask or cache; "
+                "build them with modeling_slip.packing.pack_captions."
+            )
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
         batch, seq_len = inputs_embeds.shape[:2]
@@ -209,16 +270,23 @@ class SlipTextTransformer(nn.Module):
             position_ids = self._position_ids(attention_mask, past_length, seq_len, inputs_embeds.device)
 
         layer_types = [self.config.layer_types[idx] for idx in range(len(self.layers))]
-        masks = {
-            layer_type: _MASK_BUILDERS[layer_type](
-                config=self.config,
-                inputs_embeds=inputs_embeds,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                **{CACHE_ARGUMENT: cache},
+        context_mask = None
+        if packed:
+            sequence_ids = packed_sequence_ids(cu_seq_lens_q, seq_len)
+            masks = self._packed_masks(layer_types, sequence_ids, inputs_embeds.dtype)
+            kwargs.update(
+                cu_seq_lens_q=cu_seq_lens_q,
+                cu_seq_lens_k=cu_seq_lens_q,
+                max_length_q=max_length_q,
+                max_length_k=max_length_q,
             )
-            for layer_type in set(layer_types)
-        }
+            if run_decoder:
+                samples, queries = sensor_context.shape[:2]
+                context_owner = torch.arange(samples, device=sequence_ids.device).repeat_interleave(queries)
+                context_mask = (sequence_ids[:, None] == context_owner[None, :])[None, None]
+                sensor_context = sensor_context.reshape(1, samples * queries, -1)
+        else:
+            masks = self._padded_masks(layer_types, inputs_embeds, attention_mask, position_ids, cache)
         rope = {
             layer_type: self.rotary_emb(inputs_embeds, position_ids, layer_type)
             for layer_type in set(layer_types)
@@ -239,7 +307,7 @@ class SlipTextTransformer(nn.Module):
             )
             if idx >= self.split_layer:
                 hidden_states = self.cross_attention_layers[idx - self.split_layer](
-                    hidden_states, sensor_context
+                    hidden_states, sensor_context, context_mask
                 )
             if idx == self.split_layer - 1:
                 text_hidden_state = hidden_states

@@ -72,7 +72,7 @@ def test_text_embedding_is_the_encoder_state_at_the_last_position_of_ids_without
         shortened = model.text_model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], run_decoder=False)
         expected = F.normalize(model.text_projection(shortened.text_hidden_state[:, -1]), dim=-1)
     torch.testing.assert_close(embeds, expected, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="at least two tokens"):
+    with pytest.raises(RuntimeError, match="at least two tokens"):
         model.get_text_features(ids[:, -1:], mask[:, -1:])
 
 

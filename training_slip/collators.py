@@ -12,6 +12,7 @@ from transformers import BatchFeature
 from transformers.utils import logging
 
 from modeling_slip.losses import caption_labels
+from modeling_slip.packing import pack_captions, sensor_token_index
 from processing_slip.frequency import DefaultFrequencyWarning
 
 logger = logging.get_logger(__name__)
@@ -42,16 +43,34 @@ def process_rows(processor: Any, rows: Sequence[dict[str, Any]], **kwargs: Any) 
         return processor(series=rows_to_series(rows), freq=freqs, **kwargs)
 
 
+def padding_free(batch: BatchFeature, captions: bool = True) -> dict[str, Any]:
+    """The batch with its valid sensor tokens indexed and, with `captions`, its captions packed
+    (`modeling_slip.packing`), found here on the host so the training step computes no padding and never waits
+    on the device for it."""
+    packed = dict(batch)
+    packed["sensor_token_index"] = sensor_token_index(batch["sensor_mask"])
+    if captions:
+        packed.update(pack_captions(batch["input_ids"], packed.pop("attention_mask"), batch.get("labels")))
+    return packed
+
+
 @dataclass
 class SlipPretrainingCollator:
     """(series, caption) rows -> sensor tensors + caption tokens + labels for the CoCa objective.
 
     Captions longer than `max_text_length` tokens are cut (keeping <eos>) with a warning, so one runaway caption
-    cannot blow up a batch."""
+    cannot blow up a batch. The encoder computes only valid sensor tokens (`pack_sensor`, the default); with
+    `pack_captions` the captions also run as one packed sequence (`padding_free`). The losses are those of the
+    padded batch either way. Packed captions attend within a block-diagonal mask over the whole batch, whose
+    cost grows with the square of the batch's caption tokens: it pays off with flash-attention's varlen
+    kernels and with a wide text tower (Gemma-3-270M), not for the tiny preset on a CPU
+    (`benchmarks/bench_training_step.py` measures both)."""
 
     processor: Any
     caption_column: str = "caption"
     max_text_length: int = 128
+    pack_sensor: bool = True
+    pack_captions: bool = False
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> BatchFeature:
         batch = process_rows(
@@ -68,7 +87,7 @@ class SlipPretrainingCollator:
                 "raise max_text_length to train on them whole."
             )
         batch["labels"] = caption_labels(batch["input_ids"], batch["attention_mask"])
-        return batch
+        return padding_free(batch, self.pack_captions) if self.pack_sensor else batch
 
 
 def format_question(row: dict[str, Any]) -> str:
@@ -93,13 +112,15 @@ def format_answer(row: dict[str, Any]) -> str:
 @dataclass
 class SlipQACollator:
     """Question-answer rows (`hub_datasets.schema.QA_FEATURES`) -> chat-formatted SFT batches whose labels
-    cover only the answer turn."""
+    cover only the answer turn; valid sensor tokens only and packed captions as `SlipPretrainingCollator`."""
 
     processor: Any
     max_text_length: int = 256
+    pack_sensor: bool = True
+    pack_captions: bool = False
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> BatchFeature:
-        return process_rows(
+        batch = process_rows(
             self.processor,
             rows,
             prompts=[format_question(row) for row in rows],
@@ -107,3 +128,4 @@ class SlipQACollator:
             max_length=self.max_text_length,
             return_tensors="pt",
         )
+        return padding_free(batch, self.pack_captions) if self.pack_sensor else batch
