@@ -1,4 +1,5 @@
-"""Dataset preparation shared by the training scripts: token counts for length-grouped batching."""
+"""Dataset preparation shared by the training scripts: up-front row validation, token counts for length-grouped
+batching."""
 
 from __future__ import annotations
 
@@ -6,8 +7,36 @@ from typing import Any
 
 import datasets
 import pyarrow.compute as pc
+from transformers.utils import logging
+
+from hub_datasets.validation import validate_series_dataset
+
+logger = logging.get_logger(__name__)
 
 LENGTH_COLUMN = "length"
+
+
+def validate_rows(dataset: datasets.Dataset, name: str, drop_invalid: bool) -> datasets.Dataset:
+    """Check every row's series and freq before training (`validate_series_dataset`), so a bad row stops the
+    run at once, named by its row in ``name``, instead of crashing the batch that holds it hours in; with
+    ``drop_invalid``, the bad rows are left out and counted in the log instead.
+
+    Raises:
+        ValueError: naming ``name``, its first invalid row and what to do, unless ``drop_invalid``.
+    """
+    try:
+        valid, report = validate_series_dataset(dataset, drop_invalid=drop_invalid)
+    except ValueError as error:
+        raise ValueError(
+            f"{name}: {error}\nIn the training scripts, drop_invalid=True is --drop_invalid_rows."
+        ) from error
+    if report.num_invalid:
+        logger.warning(
+            f"{name}: dropped {report.num_invalid} invalid rows of {report.num_rows}, kept {len(valid)}."
+        )
+    else:
+        logger.info(f"{name}: all {report.num_rows} rows are valid.")
+    return valid
 
 
 def token_count(series_shape: tuple[int, int], freq: str | None, feature_extractor: Any) -> int:

@@ -16,7 +16,7 @@ from evaluation_slip.generation import generate_texts
 from modeling_slip import SlipForConditionalGeneration
 
 from .collators import SlipQACollator, format_question
-from .data import add_token_lengths
+from .data import add_token_lengths, validate_rows
 from .trainer import SlipTrainer, SlipTrainingArguments
 
 logger = logging.get_logger(__name__)
@@ -58,9 +58,18 @@ class FinetuningArguments:
     )
     max_text_length: int = field(default=256, metadata={"help": "Longest prompt + answer in tokens."})
     max_new_tokens: int = field(default=32, metadata={"help": "Tokens generated per test answer."})
+    drop_invalid_rows: bool = field(
+        default=False,
+        metadata={
+            "help": "Drop train and test rows that fail validation (inf, all-NaN, ragged series, bad freq), "
+            "reporting how many, instead of stopping before training with the first bad row named."
+        },
+    )
 
 
 def load_qa_splits(args: FinetuningArguments) -> datasets.DatasetDict:
+    """The train and test splits of the QA dataset (cut to `max_*_samples`), each row validated up front, so a
+    bad series stops the run before training rather than in the batch or the generation that holds it."""
     from hub_datasets import build
 
     kwargs = json.loads(args.dataset_options)
@@ -76,6 +85,10 @@ def load_qa_splits(args: FinetuningArguments) -> datasets.DatasetDict:
         splits["train"] = splits["train"].select(range(min(args.max_train_samples, len(splits["train"]))))
     if args.max_test_samples is not None:
         splits["test"] = splits["test"].select(range(min(args.max_test_samples, len(splits["test"]))))
+    for split in ("train", "test"):
+        splits[split] = validate_rows(
+            splits[split], f"{args.dataset_name} {split} split", args.drop_invalid_rows
+        )
     return splits
 
 
@@ -110,7 +123,11 @@ def answer_questions(
 
 
 def run_finetuning(args: FinetuningArguments, training_args: SlipTrainingArguments) -> dict[str, float]:
-    """Finetune on the train split, save the (merged) model + processor, score generated test answers."""
+    """Finetune on the train split, save the (merged) model + processor, score generated test answers.
+
+    Resumes from the newest complete checkpoint in `output_dir` when `--resume_from_checkpoint` is True (a torn
+    one is skipped with a warning), or from the checkpoint folder given.
+    """
     set_seed(training_args.seed)
     processor = AutoProcessor.from_pretrained(args.model_name_or_path)
     model = SlipForConditionalGeneration.from_pretrained(args.model_name_or_path)
@@ -125,7 +142,7 @@ def run_finetuning(args: FinetuningArguments, training_args: SlipTrainingArgumen
         data_collator=SlipQACollator(processor, args.max_text_length),
         processing_class=processor,
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     final = trained.merge_and_unload() if args.use_lora else trained
     final.eval()
     trainer.accelerator.wait_for_everyone()

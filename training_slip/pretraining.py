@@ -16,14 +16,14 @@ from typing import Any
 
 import datasets
 from transformers import AutoProcessor, AutoTokenizer, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
+from hub_datasets.export import load_exported
 from modeling_slip import SlipConfig, SlipForConditionalGeneration
 from processing_slip import SlipFeatureExtractor, SlipProcessor, train_caption_tokenizer
 
 from .collators import SlipPretrainingCollator
-from .data import add_token_lengths
+from .data import add_token_lengths, validate_rows
 from .trainer import SlipTrainer, SlipTrainingArguments
 
 logger = logging.get_logger(__name__)
@@ -70,8 +70,9 @@ class DataArguments:
     dataset_path: str | None = field(
         default=None,
         metadata={
-            "help": "A corpus exported with `python -m hub_datasets build ... --export DIR` (or any dataset with "
-            "the corpus schema) for `datasets.load_dataset`. Default: build the SLIP corpus here."
+            "help": "A corpus exported with `python -m hub_datasets build ... --export DIR` (its shard checksums "
+            "are verified) or any dataset with the corpus schema for `datasets.load_dataset`. Default: build "
+            "the SLIP corpus here."
         },
     )
     corpus_size: int = field(default=20_000, metadata={"help": "Pairs in the built corpus."})
@@ -104,6 +105,13 @@ class DataArguments:
     dataset_cache_dir: str | None = field(default=None, metadata={"help": "Cache of the built corpus."})
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Processes for corpus building."}
+    )
+    drop_invalid_rows: bool = field(
+        default=False,
+        metadata={
+            "help": "Drop corpus rows that fail validation (inf, all-NaN, ragged series, bad freq), reporting "
+            "how many, instead of stopping before training with the first bad row named."
+        },
     )
 
 
@@ -152,8 +160,11 @@ def parse_config_overrides(text: str | None) -> dict[str, Any]:
 
 
 def load_corpus_splits(data_args: DataArguments, seed: int) -> datasets.DatasetDict:
-    """Train/validation splits of the corpus named by `data_args`."""
-    if data_args.dataset_path:
+    """Train/validation splits of the corpus named by `data_args`, every row validated before the split, so an
+    error names the row of the corpus itself."""
+    if data_args.dataset_path and os.path.isdir(data_args.dataset_path):
+        dataset = load_exported(data_args.dataset_path, split="train", cache_dir=data_args.dataset_cache_dir)
+    elif data_args.dataset_path:
         dataset = datasets.load_dataset(data_args.dataset_path, split="train")
     else:
         from hub_datasets import load_corpus
@@ -176,6 +187,8 @@ def load_corpus_splits(data_args: DataArguments, seed: int) -> datasets.DatasetD
             f"The corpus has no column {data_args.caption_column!r}; it has {dataset.column_names}. "
             "Pass --caption_column."
         )
+    name = data_args.dataset_path or "the built corpus"
+    dataset = validate_rows(dataset, name, data_args.drop_invalid_rows)
     return dataset.train_test_split(test_size=data_args.validation_size, seed=seed)
 
 
@@ -231,8 +244,8 @@ def run_pretraining(
 ) -> tuple[SlipTrainer, SlipProcessor]:
     """Train, save model + processor to `training_args.output_dir`, and return the trainer and processor.
 
-    Resumes from the newest checkpoint in `output_dir` when `--resume_from_checkpoint` is given without a path
-    (`True`) or with one.
+    Resumes from the newest complete checkpoint in `output_dir` when `--resume_from_checkpoint` is True (a torn
+    one, left by a run killed while saving, is skipped with a warning), or from the checkpoint folder given.
     """
     set_seed(training_args.seed)
     splits = load_corpus_splits(data_args, training_args.seed)
@@ -256,12 +269,7 @@ def run_pretraining(
         data_collator=SlipPretrainingCollator(processor, data_args.caption_column, data_args.max_text_length),
         processing_class=processor,
     )
-    checkpoint = training_args.resume_from_checkpoint
-    if checkpoint in (True, "True", "true", "last"):
-        checkpoint = get_last_checkpoint(training_args.output_dir)
-        if checkpoint is None:
-            raise ValueError(f"--resume_from_checkpoint: no checkpoint in {training_args.output_dir}.")
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()
     processor.save_pretrained(training_args.output_dir)
     trainer.log_metrics("train", result.metrics)

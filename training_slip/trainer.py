@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 from transformers import Trainer, TrainingArguments
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput, rotate_checkpoints
 
 from modeling_slip.losses import caption_target_count, weighted_loss
+
+from .checkpoints import STAGING_DIR, clear_staging, publish_checkpoint, resolve_resume_checkpoint
 
 LOGGED_OUTPUTS = ("contrastive_loss", "caption_loss", "logit_scale")
 
@@ -41,12 +47,82 @@ class SlipTrainer(Trainer):
     Across processes the loss equals the single-process loss on the global batch: the contrastive term already
     sees the global batch (embeddings gathered with gradient), and the caption term, a mean over this rank's
     tokens, is reweighted by this rank's share of the global token count before DDP averages the gradients.
+
+    Checkpoints are written whole or not at all, and resuming skips a torn one (see `training_slip.checkpoints`).
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._component_sums: dict[str, torch.Tensor] = {}
         self._component_steps = 0
+        self._staging = False
+        self._push_pending = False
+
+    def train(
+        self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any
+    ) -> TrainOutput:
+        """`Trainer.train`; resuming (True, "True" or "last") starts from the newest complete checkpoint, and a
+        given checkpoint is checked complete first, so a torn checkpoint is never loaded."""
+        checkpoint = resolve_resume_checkpoint(resume_from_checkpoint, self.args.output_dir)
+        return super().train(checkpoint, *args, **kwargs)
+
+    def _get_output_dir(self, trial: Any) -> str:
+        """The run folder; while `_save_checkpoint` stages a checkpoint, the staging folder inside it, so every
+        file `Trainer` writes for the checkpoint lands there."""
+        run_dir = super()._get_output_dir(trial)
+        return os.path.join(run_dir, STAGING_DIR) if self._staging else run_dir
+
+    def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
+        """`Trainer._save_checkpoint` into the staging folder, then `_publish` it: a kill at any moment leaves the
+        previous checkpoints or the new one, never a torn `checkpoint-N`."""
+        run_dir = super()._get_output_dir(trial)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staged, final = os.path.join(run_dir, STAGING_DIR, name), os.path.join(run_dir, name)
+        if self.args.should_save:
+            clear_staging(run_dir)
+        self.accelerator.wait_for_everyone()
+        self._staging = True
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging = False
+        self._point_best_checkpoint_to(staged, final)
+        self._publish(run_dir, staged, final)
+
+    def _publish(self, run_dir: str, staged: str, final: str) -> None:
+        """Once every process has written its files (RNG states), rename the staged checkpoint to its final name,
+        push it if asked, and only then rotate older checkpoints out, so the newest complete one always stays.
+        The main process renames and rotates; the others wait for it."""
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            publish_checkpoint(staged, final)
+        self.accelerator.wait_for_everyone()
+        if self._push_pending:
+            self._push_pending = False
+            self._push_from_checkpoint(final)
+        if self.args.should_save:
+            rotate_checkpoints(
+                output_dir=run_dir,
+                save_total_limit=self.args.save_total_limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=True,
+            )
+
+    def _point_best_checkpoint_to(self, staged: str, final: str) -> None:
+        """`Trainer` records the best checkpoint's folder as it saves it: record the published one instead, in
+        the state and in the staged `trainer_state.json`."""
+        if self.state.best_model_checkpoint != staged:
+            return
+        self.state.best_model_checkpoint = final
+        if self.args.should_save:
+            self.state.save_to_json(os.path.join(staged, TRAINER_STATE_NAME))
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        """`Trainer` pushes a checkpoint as it saves it; a staged one is pushed once published under its name."""
+        if self._staging:
+            self._push_pending = True
+        else:
+            super()._push_from_checkpoint(checkpoint_folder)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, outputs = super().compute_loss(
