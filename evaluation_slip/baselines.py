@@ -198,8 +198,9 @@ def patchtst_baseline(
     series is an error, not a silent cut.
 
     Budget at the defaults (d_model 32, 2 layers, patches of 16, batch 128), measured on UCI-HAR-sized data
-    (7,000 windows of 6 x 128) on a shared 2-core CPU: 8-14 s per epoch, so 5 seeds x <= 5 epochs take
-    3-6 minutes; `seeds=(0, 1, 2), max_epochs=3` fits the 1-2 minute slot of the CPU main job.
+    (7,000 windows of 6 x 128) on a 2-core CPU that other jobs were also using: 8-14 s per epoch, so 5 seeds x
+    <= 5 epochs take 3-6 minutes, and `seeds=(0, 1, 2), max_epochs=3` (what `examples/quickstart.py` runs)
+    1-2 minutes.
     `device="cuda"` trains on a GPU (batches move there one at a time). The global RNG is left untouched.
     """
     train_series = as_series_list(train_data)

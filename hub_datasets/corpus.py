@@ -282,7 +282,7 @@ def source_table(config: SlipCorpusConfig) -> str:
     if SYNTHETIC in counts:
         lines.append(
             f"| synthetic | trend + seasonality + noise + events (exactly true captions) | 1-{config.max_channels} "
-            f"| 100 Hz - daily | {counts[SYNTHETIC]:,} |"
+            f"| 250 Hz - daily | {counts[SYNTHETIC]:,} |"
         )
     for name, source in SOURCES.items():
         if name in counts:

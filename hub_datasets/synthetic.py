@@ -17,8 +17,10 @@ from .captions import SeriesDescription, TimeAxis, describe_series, format_signi
 
 TREND_SHAPES = ("flat", "linear", "accelerating", "decelerating", "logistic")
 WAVEFORMS = ("sine", "triangle")
-SAMPLING_INTERVALS = (None, 0.01, 0.02, 0.1, 1.0, 60.0, 300.0, 3600.0, 86400.0)
-"""Seconds per step a synthetic series is given (None: no time axis), so captions practise every time unit."""
+SAMPLING_INTERVALS = (0.004, 0.01, 0.02, 0.1, 1.0, 60.0, 300.0, 3600.0, 86400.0)
+"""Seconds per step a synthetic series is given, 250 Hz (an ECG / EEG rate) to daily, so captions practise
+every time unit. Every series gets one: its ``freq`` then states the rate its caption's times are in, instead
+of leaving the model to assume one for a caption counted in steps."""
 
 SYNTHETIC_DOMAIN = "synthetic"
 

@@ -108,8 +108,7 @@ def test_rows_follow_the_schema(corpus):
         assert len(row["channel_names"]) == len(row["units"]) == series.shape[0]
         assert row["caption_statistical"] and row["caption_structural"] and row["caption_semantic"]
         assert row["caption"].startswith(row["caption_semantic"][:20])
-        if row["freq"]:
-            assert parse_frequency(row["freq"]) > 0
+        assert parse_frequency(row["freq"]) > 0, row["id"]
 
 
 def test_level_mix_selects_the_caption_levels(tmp_path):

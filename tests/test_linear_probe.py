@@ -2,14 +2,21 @@
 extraction keeps the caller's row order whatever the batching."""
 
 import importlib
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from transformers import BatchFeature
 
 from evaluation_slip.features import extract_patch_features, extract_sensor_embeddings, series_and_freqs
-from evaluation_slip.linear_probe import held_out_probe_accuracy, linear_probe, train_val_split
+from evaluation_slip.linear_probe import (
+    classification_metrics,
+    held_out_probe_accuracy,
+    linear_probe,
+    train_val_split,
+)
 
 probe_module = importlib.import_module(
     "evaluation_slip.linear_probe"
@@ -226,3 +233,50 @@ def test_results_table_markdown_and_json(tmp_path):
     assert ResultsTable.load_json(tmp_path / "results.json").rows == table.rows
     with pytest.raises(ValueError, match="cannot report"):
         table.add("x", "y", [0.5])
+
+
+def _layer_normed_encoder_features(n: int, dims: int = 128, classes: int = 6, seed: int = 0):
+    """Features shaped like a LayerNorm-ed encoder's mean tokens on UCI-HAR: one dominant direction, the rest
+    decaying over 7 decades of variance with weak class signal in every direction, and every row centred and
+    scaled across its dims, so the columns are linearly dependent. Standardised, the matrix's condition number
+    is about 1e8, as it is for the tiny model's features; lbfgs needs 650 to over 1,000 iterations at C = 10 on
+    such matrices."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    std = 10.0 ** (-3.5 * np.arange(dims) / (dims - 1))
+    std[0] = 5.0
+    means = rng.normal(size=(classes, dims)) * np.sqrt(0.05) * std
+    means[:, 0] *= 5.0
+    components = means[labels] + rng.normal(size=(n, dims)) * std
+    features = components @ np.linalg.qr(rng.normal(size=(dims, dims)))[0]
+    features -= features.mean(axis=1, keepdims=True)
+    return (features / features.std(axis=1, keepdims=True)).astype(np.float32), labels
+
+
+def test_logistic_probe_converges_on_ill_conditioned_encoder_features():
+    features, labels = _layer_normed_encoder_features(2500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        result = linear_probe(
+            features[:2000], labels[:2000], features[2000:], labels[2000:], seeds=(0,), c_grid=(1.0, 10.0)
+        )
+        fitted = probe_module._LogisticProbe((10.0,), probe_module.DEFAULT_MAX_ITER, "accuracy")._fit(
+            features[:2000], labels[:2000], 10.0
+        )
+    assert result.summary()["accuracy"][0] > 0.6
+    # half the budget unused: a feature set a little harder than this one still converges
+    assert fitted[-1].n_iter_.max() < probe_module.DEFAULT_MAX_ITER / 2
+
+
+def test_metrics_average_over_the_classes_present():
+    """The true labels lack class 2, which is predicted twice: no warning, and class 2 is not averaged in."""
+    y_true = np.array([0, 0, 0, 1, 1, 1])
+    y_pred = np.array([0, 0, 2, 1, 1, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics = classification_metrics(y_true, y_pred)
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert metrics["balanced_accuracy"] == pytest.approx((2 / 3 + 2 / 3) / 2)
+    assert metrics["macro_f1"] == pytest.approx(0.8)  # both classes: precision 1, recall 2/3
+    everything_right = classification_metrics(y_true, y_true)
+    assert everything_right == {"accuracy": 1.0, "balanced_accuracy": 1.0, "macro_f1": 1.0}

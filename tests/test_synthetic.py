@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from hub_datasets.captions import TimeAxis, format_significant
+from hub_datasets.corpus import freq_string
 from hub_datasets.synthetic import (
+    SAMPLING_INTERVALS,
     Coupling,
     caption_attributes,
     coupled_components,
@@ -18,6 +20,7 @@ from hub_datasets.synthetic import (
     render_series,
     sample_attributes,
 )
+from processing_slip.frequency import parse_frequency
 
 NUMBER = r"(-?\d+(?:\.\d+)?)"
 
@@ -34,6 +37,18 @@ def test_generate_is_deterministic_and_well_formed():
         assert len(d1.channel_names) == a1.num_channels and d1.domain == "synthetic"
     other = [c for _, _, c, _ in generate_synthetic(20, seed=4, min_length=32, max_length=256)]
     assert other != [c for _, _, c, _ in first]
+
+
+def test_every_series_has_the_rate_its_captions_are_timed_in():
+    """A caption counted in steps would leave the model to guess the rate; every series gets one instead, its
+    freq string parses back to it, and the structural caption states times in its unit."""
+    seen = set()
+    for _, attrs, captions, description in generate_synthetic(90, seed=2, max_length=256):
+        seen.add(attrs.seconds_per_step)
+        assert description.seconds_per_step == attrs.seconds_per_step
+        assert parse_frequency(freq_string(attrs.seconds_per_step)) == pytest.approx(attrs.seconds_per_step)
+        assert not re.search(r"\bsteps?\b", captions["structural"]), captions["structural"]
+    assert seen == set(SAMPLING_INTERVALS)
 
 
 def test_univariate_ratio():

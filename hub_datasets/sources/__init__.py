@@ -1,4 +1,4 @@
-"""Readers of the pretraining allowlist (`DATA.md`): each yields `Recording`s with caption metadata.
+"""Readers of the recordings the pretraining corpus may use: each yields `Recording`s with caption metadata.
 
 `SOURCES` lists the source families the corpus draws from. Evaluation data (UCI-HAR test subjects,
 BasicMotions, ECG200, ECG5000) has no reader here: the corpus cannot reach it.

@@ -1,10 +1,10 @@
 """What every source reader yields, and how readers find their data files without importing foreign code.
 
-A source is one family of recordings from the pretraining allowlist (`DATA.md`). Its reader yields
-`Recording`s: a (C, L) float32 array plus the `SeriesDescription` the caption generator needs (channel names,
-units, sampling interval, domain and device, and the label where the recording has one). Files shipped inside
-registry packages are located with `importlib.util.find_spec`, which finds a package without running it, so
-data-only packages (heartpy is GPL) never enter the process.
+A source is one family of recordings the pretraining corpus may draw from (`sources.SOURCES`). Its reader
+yields `Recording`s: a (C, L) float32 array plus the `SeriesDescription` the caption generator needs (channel
+names, units, sampling interval, domain and device, and the label where the recording has one). Files shipped
+inside registry packages are located with `importlib.util.find_spec`, which finds a package without running
+it, so data-only packages (heartpy is GPL) never enter the process.
 """
 
 from __future__ import annotations
