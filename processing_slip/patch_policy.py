@@ -29,6 +29,7 @@ Defaults: `target_patches=64`, `max_patches=384` (the reference pretraining cap 
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -38,6 +39,12 @@ DEFAULT_MAX_PATCHES = 384
 DEFAULT_MAX_PATCH_SIZE = 128
 
 _MINUTE, _HOUR, _DAY = 60.0, 3600.0, 86_400.0
+
+# Exact types only: a bool or a numpy scalar equals (and hashes like) an int, but must still be checked
+# (`_check_positive_int` rejects bools) and is rare enough to plan afresh.
+_CACHEABLE_TYPES = frozenset((int, float, type(None)))
+# Distinct (length, frequency, options) combinations kept: a plan and its key take about 400 bytes, 1.6 MB in all.
+_PLAN_CACHE_SIZE = 2**12
 
 PATCH_SIZE_CANDIDATES: dict[str, tuple[int, ...]] = {
     "second": (4, 6, 8, 12, 16, 20, 25, 32, 64, 128),
@@ -100,7 +107,30 @@ def plan_patches(
     max_patches: int | None = DEFAULT_MAX_PATCHES,
     max_patch_size: int = DEFAULT_MAX_PATCH_SIZE,
 ) -> PatchPlan:
-    """Apply the policy to one series of `length` steps. `max_patches=None` disables the cap."""
+    """Apply the policy to one series of `length` steps. `max_patches=None` disables the cap.
+
+    Plans of plain `int` / `float` / `None` arguments are cached (`_cached_plan`): a processor plans every
+    sample of every batch, and series lengths repeat."""
+    arguments = (length, seconds_per_step, patch_size, target_patches, max_patches, max_patch_size)
+    if _CACHEABLE_TYPES.issuperset(map(type, arguments)):
+        return _cached_plan(*arguments)
+    return _plan(*arguments)
+
+
+@functools.lru_cache(maxsize=_PLAN_CACHE_SIZE, typed=True)
+def _cached_plan(*arguments: int | float | None) -> PatchPlan:
+    """`_plan`, cached; `typed=True` keeps 4 and 4.0 apart, as only the int is a valid length."""
+    return _plan(*arguments)
+
+
+def _plan(
+    length: int,
+    seconds_per_step: float,
+    patch_size: int | None,
+    target_patches: int,
+    max_patches: int | None,
+    max_patch_size: int,
+) -> PatchPlan:
     _check_positive_int("length", length)
     _check_positive_int("max_patch_size", max_patch_size)
     if patch_size is not None:
