@@ -63,14 +63,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         model.save_pretrained(f"{directory}/model")
         path = export_onnx(f"{directory}/model", f"{directory}/sensor.onnx")
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        runtime = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         feed = {key: batch[key].numpy() for key in SENSOR_INPUT_KEYS}
         with torch.no_grad():
             timings = {
                 "PyTorch eager": best_seconds(lambda: eager(*inputs), args.repeats),
                 "torch.compile (inductor)": best_seconds(lambda: compiled(*inputs), args.repeats),
                 "ONNX Runtime": best_seconds(
-                    lambda: session.run(list(SENSOR_OUTPUT_NAMES), feed), args.repeats
+                    lambda: runtime.run(list(SENSOR_OUTPUT_NAMES), feed), args.repeats
                 ),
             }
     print(describe_machine())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -27,15 +28,39 @@ def _wrap(text: str, width: int = 110, lines: int = 5) -> str:
     return "\n".join(wrapped[:lines]) + (" ..." if len(wrapped) > lines else "")
 
 
+def _claim_verdicts(checked: dict[str, Any] | None, most: int = 6) -> str:
+    """One line of the checked claims of a caption (`faithfulness` output), each marked true or false."""
+    if not checked:
+        return ""
+    if not checked["checked"]:
+        return f"claims made {checked['made']}, none checkable"
+    marks = [
+        f"{'✓' if claim['true'] else '✗'} {claim['kind']}: {claim['stated']}"
+        for claim in checked["claims"]
+        if claim["true"] is not None
+    ]
+    summary = f"claims checked {checked['checked']}, true {checked['true']}"
+    return f"{summary}: " + "; ".join(marks[:most]) + (" ..." if len(marks) > most else "")
+
+
 def plot_captions(
-    series: Sequence[np.ndarray], generated: Sequence[str], references: Sequence[str], path: str | Path
+    series: Sequence[np.ndarray],
+    generated: Sequence[str],
+    references: Sequence[str],
+    path: str | Path,
+    checked: Sequence[dict[str, Any]] | None = None,
 ) -> None:
-    """One panel per series: the values, the model's caption and the reference caption."""
-    fig, axes = plt.subplots(len(series), 1, figsize=(11, 3.2 * len(series)), squeeze=False)
-    for axis, values, caption, reference in zip(axes[:, 0], series, generated, references):
+    """One panel per series: the values, the model's caption and the reference caption, and, given the
+    faithfulness check of each caption (`evaluation_slip.faithfulness`), its checked claims marked ✓ or ✗."""
+    checked = list(checked) if checked is not None else [None] * len(series)
+    fig, axes = plt.subplots(len(series), 1, figsize=(11, 3.6 * len(series)), squeeze=False)
+    for axis, values, caption, reference, verdicts in zip(axes[:, 0], series, generated, references, checked):
         _plot_series(axis, values)
+        claims = _claim_verdicts(verdicts)
         axis.set_title(
-            f"generated: {_wrap(caption, lines=3)}\nreference: {_wrap(reference, lines=3)}",
+            f"generated: {_wrap(caption, lines=3)}"
+            + (f"\n{_wrap(claims, lines=2)}" if claims else "")
+            + f"\nreference: {_wrap(reference, lines=3)}",
             fontsize=7,
             loc="left",
         )

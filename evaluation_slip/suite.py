@@ -3,6 +3,7 @@
 Linear probe of the model's frozen features and the same probe of a randomly initialised copy, the statistical
 features baseline and supervised PatchTST (all with model selection on a validation split of train, 5 seeds),
 plus zero-shot classification when the set has prompt templates. Every number lands in one `ResultsTable`.
+Baseline results are cached across runs (`baseline_cache`): they do not depend on the pretrained weights.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from .baseline_cache import cached_baseline
 from .baselines import patchtst_baseline, random_init_like, statistical_baseline
 from .features import extract_patch_features
-from .linear_probe import DEFAULT_SEEDS, linear_probe
+from .linear_probe import DEFAULT_SEEDS, ProbeResult, linear_probe
 from .report import ResultsTable
 from .zero_shot import ZeroShotResult, evaluate_zero_shot
 
@@ -39,6 +41,16 @@ def full_train_split_options(name: str) -> dict[str, Any]:
     if issubclass(BUILDERS[name].BUILDER_CONFIG_CLASS, EvaluationConfig):
         return {"validation_fraction": 0.0, "validation_subjects": ()}
     return {}
+
+
+def public_fields(config: dict[str, Any]) -> dict[str, Any]:
+    """A config dict without its private and run-specific fields (`_name_or_path`, the attention backend...),
+    which do not change what a randomly initialised copy computes."""
+    return {
+        key: public_fields(value) if isinstance(value, dict) else value
+        for key, value in config.items()
+        if not str(key).startswith("_") and key not in ("transformers_version", "dtype")
+    }
 
 
 def subject_groups(rows) -> np.ndarray | None:
@@ -95,30 +107,52 @@ def evaluate_classification_set(
         "SLIP linear probe",
         linear_probe(features[0], y_train, features[1], y_test, method="slip", **probe_kwargs),
     )
-    if "random_init" in baselines:
+    data_key = {"dataset": name, "options": options, "seeds": list(seeds)}
+
+    def random_init_probe() -> ProbeResult:
         random_model = random_init_like(model)
         random_features = (
             extract_patch_features(random_model, processor, train, **extract),
             extract_patch_features(random_model, processor, test, **extract),
         )
+        return linear_probe(
+            random_features[0], y_train, random_features[1], y_test, method="random_init", **probe_kwargs
+        )
+
+    if "random_init" in baselines:
+        architecture = {
+            "model": public_fields(model.config.to_dict()),
+            "processor": processor.feature_extractor.to_dict(),
+        }
         add(
             "random-init encoder probe",
-            linear_probe(
-                random_features[0], y_train, random_features[1], y_test, method="random_init", **probe_kwargs
+            cached_baseline(
+                cache_dir, {**data_key, "baseline": "random_init", **architecture}, random_init_probe
             ),
         )
     if "statistical" in baselines:
-        add("statistical features + LR", statistical_baseline(train, y_train, test, y_test, **probe_kwargs))
+        add(
+            "statistical features + LR",
+            cached_baseline(
+                cache_dir,
+                {**data_key, "baseline": "statistical"},
+                lambda: statistical_baseline(train, y_train, test, y_test, **probe_kwargs),
+            ),
+        )
     if "patchtst" in baselines:
         add(
             "supervised PatchTST",
-            patchtst_baseline(
-                train,
-                y_train,
-                test,
-                y_test,
-                show_progress=show_progress,
-                **(probe_kwargs | (patchtst_options or {})),
+            cached_baseline(
+                cache_dir,
+                {**data_key, "baseline": "patchtst", "patchtst_options": patchtst_options or {}},
+                lambda: patchtst_baseline(
+                    train,
+                    y_train,
+                    test,
+                    y_test,
+                    show_progress=show_progress,
+                    **(probe_kwargs | (patchtst_options or {})),
+                ),
             ),
         )
     try:

@@ -1,13 +1,14 @@
 """The end-to-end SLIP run: build the corpus, pretrain, reload with the Auto classes, evaluate, draw figures.
 
-    python examples/quickstart.py                     # tiny preset on CPU (12-17 minutes on 2 cores)
-    python examples/quickstart.py --text_model_name_or_path gemma-3-270m --preset base --bf16 ...  # GPU
+    python examples/quickstart.py                     # the cpu-quickstart recipe: tiny preset, 2 CPU cores
+    python examples/quickstart.py --recipe paper --text_model_name_or_path gemma-3-270m ...        # GPU
 
 Evaluation (all on data kept out of the corpus): linear probe and zero-shot on UCI-HAR test subjects
 (cross-subject: the corpus holds the train subjects' recordings) and on BasicMotions, ECG200 and ECG5000
 (cross-dataset transfer), beside a randomly initialised encoder, statistical features and supervised PatchTST;
-sensor<->caption retrieval and caption generation on held-out corpus pairs. Writes `results.md`,
-`results.json` and figures into `--output_dir` and prints the table.
+sensor<->caption retrieval and caption generation on held-out corpus pairs, with the captions' faithfulness to
+their series. Writes `results.md`, `results.json`, `generation_results.json` (every generated caption with its
+reference and checked claims) and figures into `--output_dir` and prints the table.
 """
 
 from __future__ import annotations
@@ -91,19 +92,34 @@ def _retrieval_and_captions(args, model_dir: str, validation, table: ResultsTabl
     generated = generate_texts(
         generator, processor, pairs, max_new_tokens=args.max_new_tokens, desc="Captioning"
     )
-    scores = caption_metrics(generated, pairs["caption"])
+    scores = caption_metrics(generated, pairs["caption"], rows=pairs)
+    checked = scores.pop("faithfulness")
     table.add("corpus (held out)", "SLIP captioning", scores, f"{len(pairs)} pairs")
+    shown = _one_per_source(pairs["source"])
     plot_captions(
-        [np.asarray(pairs[i]["series"]) for i in range(3)],
-        generated[:3],
-        pairs["caption"][:3],
+        [np.asarray(pairs[i]["series"]) for i in shown],
+        [generated[i] for i in shown],
+        [pairs["caption"][i] for i in shown],
         os.path.join(figures, "generated_captions.png"),
+        checked=[checked["captions"][i] for i in shown],
     )
     return {
         "retrieval": recall,
         "captioning": scores,
-        "caption_examples": list(zip(generated[:5], pairs["caption"][:5])),
+        "faithfulness_by_claim_kind": checked["by_kind"],
+        "captions": [
+            {"source": source, "reference": reference, **result}
+            for source, reference, result in zip(pairs["source"], pairs["caption"], checked["captions"])
+        ],
     }
+
+
+def _one_per_source(sources: list[str], most: int = 4) -> list[int]:
+    """Indices of the first pair of each source, up to `most`: the caption figure shows different kinds of data."""
+    first: dict[str, int] = {}
+    for index, source in enumerate(sources):
+        first.setdefault(source, index)
+    return list(first.values())[:most]
 
 
 def main() -> None:
@@ -165,6 +181,9 @@ def main() -> None:
             "rouge_l",
             "meteor",
             "sbert_similarity",
+            "true_claim_share",
+            "faithful_caption_share",
+            "identical_caption_share",
         )
     )
     with open(os.path.join(model_dir, "results.md"), "w") as handle:

@@ -55,11 +55,11 @@ def max_difference_to_pytorch(
     """Largest |ONNX Runtime - PyTorch| over the three outputs on `inputs` (needs onnxruntime)."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    runtime = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     features = SlipSensorFeatures(SlipModel.from_pretrained(model_dir, dtype=torch.float32).eval())
     with torch.no_grad():
         expected = features(*(inputs[key] for key in SENSOR_INPUT_KEYS))
-    got = session.run(list(SENSOR_OUTPUT_NAMES), {key: inputs[key].numpy() for key in SENSOR_INPUT_KEYS})
+    got = runtime.run(list(SENSOR_OUTPUT_NAMES), {key: inputs[key].numpy() for key in SENSOR_INPUT_KEYS})
     return max(float(np.abs(e.float().numpy() - g).max()) for e, g in zip(expected, got))
 
 

@@ -1,6 +1,6 @@
 """SlipFeatureExtractor: any batch of time series -> the patched sensor tensors of the model contract.
 
-Output (`modeling_slip.sensor_inputs`, DESIGN.md "Data contract"), for B samples, C = most channels in the
+Output (the contract of `modeling_slip.sensor_inputs`), for B samples, C = most channels in the
 batch, P = most patches, S = largest patch size:
 
 - `sensor_values` (B, C, P, S) float32: per-channel normalised values;

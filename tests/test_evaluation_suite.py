@@ -62,3 +62,25 @@ def test_basic_motions_protocol_runs_without_warnings(tiny_model_and_processor, 
     assert evaluation.results["statistical features + LR"].summary()["accuracy"][0] > 0.9
     assert evaluation.zero_shot is not None and evaluation.zero_shot.confusion_matrix.sum() == 40
     assert np.isfinite([row.mean for row in table.rows]).all()
+
+
+def test_baselines_are_read_back_from_the_cache(tiny_model_and_processor, tmp_path, monkeypatch):
+    """A second run (another pretrained model of the same architecture) reuses the baselines, bit for bit; a
+    different architecture does not."""
+    model, processor = tiny_model_and_processor
+    options = dict(baselines=("random_init", "statistical"), cache_dir=str(tmp_path), show_progress=False)
+    first = evaluate_classification_set(model, processor, "basic_motions", ResultsTable(), **options)
+    assert len(list((tmp_path / "slip_baselines").glob("*.json"))) == 2
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("a cached baseline was recomputed")
+
+    monkeypatch.setattr("evaluation_slip.suite.statistical_baseline", not_again)
+    monkeypatch.setattr("evaluation_slip.suite.random_init_like", not_again)
+    trained = SlipModel(model.config).eval()  # other weights, same architecture
+    second = evaluate_classification_set(trained, processor, "basic_motions", ResultsTable(), **options)
+    for method in ("random-init encoder probe", "statistical features + LR"):
+        assert second.results[method].to_dict() == first.results[method].to_dict(), method
+    wider = SlipModel(SlipConfig.from_preset("tiny", pooler_num_heads=2)).eval()
+    with pytest.raises(AssertionError, match="recomputed"):
+        evaluate_classification_set(wider, processor, "basic_motions", ResultsTable(), **options)

@@ -178,7 +178,7 @@ def model() -> SlipModel:
 
 
 def check_contract(features: dict[str, np.ndarray], expected: list[np.ndarray]) -> None:
-    """The data contract (DESIGN.md), and that every kept, non-missing input value is observed."""
+    """The data contract (modeling_slip/sensor_inputs.py), and that every kept, non-missing input value is observed."""
     values, mask, time, sizes = (np.asarray(features[key]) for key in SENSOR_INPUT_KEYS)
     assert (values.dtype, mask.dtype, time.dtype, sizes.dtype) == (np.float32, bool, np.float32, np.int64)
     assert values.shape == mask.shape == time.shape and values.shape[0] == len(expected) == len(sizes)

@@ -17,7 +17,7 @@ def test_recipe_sets_defaults_and_the_command_line_wins():
         parser(), ["--recipe", "cpu-quickstart", "--max_steps", "7", "--output_dir", "/tmp/x"]
     )
     assert recipe.recipe == "cpu-quickstart"
-    assert (model.preset, data.corpus_size, data.level_mix) == ("tiny", 12_000, "semantic")
+    assert (model.preset, data.corpus_size, data.level_mix) == ("tiny", 24_000, "semantic")
     assert training.learning_rate == 3e-4 and training.per_device_train_batch_size == 48
     assert training.max_steps == 7 and training.output_dir == "/tmp/x"
 

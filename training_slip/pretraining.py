@@ -102,6 +102,13 @@ class DataArguments:
     max_text_length: int = field(
         default=160, metadata={"help": "Longest caption in tokens (longer: cut, warned)."}
     )
+    pack_captions: bool = field(
+        default=False,
+        metadata={
+            "help": "Run each batch's captions as one packed sequence (no padding; pays off with flash-attention "
+            "or a wide text tower, see SlipPretrainingCollator). Sensor tokens are always packed."
+        },
+    )
     dataset_cache_dir: str | None = field(default=None, metadata={"help": "Cache of the built corpus."})
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Processes for corpus building."}
@@ -266,7 +273,12 @@ def run_pretraining(
         args=training_args,
         train_dataset=train,
         eval_dataset=validation,
-        data_collator=SlipPretrainingCollator(processor, data_args.caption_column, data_args.max_text_length),
+        data_collator=SlipPretrainingCollator(
+            processor,
+            data_args.caption_column,
+            data_args.max_text_length,
+            pack_captions=data_args.pack_captions,
+        ),
         processing_class=processor,
     )
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)

@@ -38,6 +38,10 @@ class SlipTrainingArguments(TrainingArguments):
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "Keep raw columns: the SLIP collators need series, freq and text."}
     )
+    dataloader_pin_memory: bool = field(
+        default=torch.cuda.is_available(),
+        metadata={"help": "Pin batches in page-locked memory: only useful (and only quiet) with a GPU."},
+    )
 
 
 class SlipTrainer(Trainer):
