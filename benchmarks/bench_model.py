@@ -3,7 +3,8 @@
 Prints a Markdown table with, for each attention backend (eager, sdpa, and flash_attention_2 when flash-attn
 is installed): sensor-encoder forward series/s and valid tokens/s, a full training step of
 `SlipForConditionalGeneration` (contrastive + caption loss, backward, AdamW step) in samples/s, and peak memory
-(CUDA: peak allocated per backend; CPU: the process's peak resident set so far). A second table compares a
+(CUDA: peak allocated per backend; CPU: the process's peak resident set so far), with the FLOPs of each counted by
+`torch.utils.flop_counter` as achieved TFLOP/s and, on a GPU of known peak, model FLOPs utilisation (MFU). A second table compares a
 training step that projects only the caption's target tokens to the vocabulary (the training default) with one
 that computes the full logits; a third compares the FlexMLP patch embedder at the requested patch size with a fixed-patch embedder (the same residual MLP fed
 base-size patches directly) on the same number of patches.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,6 +37,9 @@ from modeling_slip.flex_mlp import NUM_PATCH_FEATURES, SlipFlexMLP  # noqa: E402
 from modeling_slip.sensor_encoder import SlipSensorEncoder  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+DENSE_BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
+"""Dense bf16/fp16 tensor-core peak of the SXM parts (NVIDIA datasheets): the denominator of MFU."""
 
 
 class FixedPatchEmbedding(nn.Module):
@@ -97,15 +102,36 @@ def reset_peak(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
-def encoder_seconds(args, config: SlipConfig, inputs: dict, device, dtype) -> float:
+def counted_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call, counted per operator (matmuls and attention kernels, forward and backward)."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def peak_tflops(args, device: torch.device, dtype: torch.dtype) -> float | None:
+    """The MFU denominator: `--peak-tflops`, else the datasheet peak of a known GPU in bf16/fp16."""
+    if args.peak_tflops:
+        return args.peak_tflops
+    if device.type != "cuda" or dtype == torch.float32:
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for gpu, peak in DENSE_BF16_PEAK_TFLOPS.items() if gpu in name), None)
+
+
+def encoder_forward(config: SlipConfig, inputs: dict, device, dtype) -> Callable[[], object]:
     encoder = SlipSensorEncoder(config.sensor_config).to(device=device, dtype=dtype).eval()
-    with torch.no_grad():
-        return timed(lambda: encoder(**inputs), args.steps, args.warmup, device)
+
+    def forward() -> None:
+        with torch.no_grad():
+            encoder(**inputs)
+
+    return forward
 
 
-def train_step_seconds(
+def train_step(
     args, config: SlipConfig, inputs: dict, device, dtype, skip_logits: bool = True
-) -> float:
+) -> Callable[[], None]:
     """One optimisation step of the CoCa model: both losses, backward, AdamW. The last `--caption-padding`
     share of each caption is padding, as in a batch of captions of mixed length."""
     model = SlipForConditionalGeneration(config).to(device=device, dtype=dtype).train()
@@ -116,14 +142,14 @@ def train_step_seconds(
     attention_mask = torch.ones_like(input_ids)
     attention_mask[:, args.caption_length - round(args.caption_padding * args.caption_length) :] = 0
 
-    def train_step() -> None:
+    def step() -> None:
         model(
             **inputs, input_ids=input_ids, attention_mask=attention_mask, skip_logits=skip_logits
         ).loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    return timed(train_step, args.steps, args.warmup, device)
+    return step
 
 
 def bench_attention(args, config: SlipConfig, implementation: str, device, dtype) -> dict[str, float]:
@@ -131,14 +157,21 @@ def bench_attention(args, config: SlipConfig, implementation: str, device, dtype
     inputs = sensor_batch(args.batch_size, args.channels, args.length, args.patch_size, device, dtype)
     valid_tokens = int(inputs["sensor_mask"].any(-1).sum())
     reset_peak(device)
-    encode_s = encoder_seconds(args, config, inputs, device, dtype)
+    encode = encoder_forward(config, inputs, device, dtype)
+    encode_s = timed(encode, args.steps, args.warmup, device)
+    encode_flops = counted_flops(encode)
     reset_peak(device)
-    step_s = train_step_seconds(args, config, inputs, device, dtype)
+    step = train_step(args, config, inputs, device, dtype)
+    step_s = timed(step, args.steps, args.warmup, device)
+    peak_mib = peak_memory_mib(device)
+    step_flops = counted_flops(step)
     return {
         "series_per_s": args.batch_size / encode_s,
         "tokens_per_s": valid_tokens / encode_s,
+        "encoder_tflops": encode_flops / encode_s / 1e12,
         "train_samples_per_s": args.batch_size / step_s,
-        "peak_mib": peak_memory_mib(device),
+        "train_tflops": step_flops / step_s / 1e12,
+        "peak_mib": peak_mib,
     }
 
 
@@ -149,7 +182,9 @@ def bench_caption_logits(args, config: SlipConfig, device, dtype) -> list[tuple[
     rows = []
     for name, skip in (("full logits", False), ("target tokens only", True)):
         reset_peak(device)
-        seconds = train_step_seconds(args, config, inputs, device, dtype, skip_logits=skip)
+        seconds = timed(
+            train_step(args, config, inputs, device, dtype, skip_logits=skip), args.steps, args.warmup, device
+        )
         rows.append((name, args.batch_size / seconds, peak_memory_mib(device)))
     return rows
 
@@ -198,6 +233,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", choices=sorted(DTYPES), help="default: bfloat16 on CUDA, float32 on CPU")
     parser.add_argument("--attn", nargs="+", help="attention implementations (default: eager sdpa [flash])")
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        help="peak TFLOP/s for MFU (default: datasheet bf16 peak of H100/H200/A100)",
+    )
     args = parser.parse_args(argv)
 
     device = torch.device(args.device)
@@ -221,13 +261,19 @@ def main(argv: list[str] | None = None) -> None:
         f"torch={torch.__version__}\n"
     )
     memory_label = "peak allocated MiB" if device.type == "cuda" else "peak RSS MiB (process)"
-    print(f"| attention | encoder series/s | encoder tokens/s | train step samples/s | {memory_label} |")
-    print("|---|---:|---:|---:|---:|")
+    peak = peak_tflops(args, device, dtype)
+    print(
+        "| attention | encoder series/s | encoder tokens/s | encoder TFLOP/s | train step samples/s | "
+        f"train step TFLOP/s | train step MFU | {memory_label} |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for implementation in implementations:
         row = bench_attention(args, config, implementation, device, dtype)
+        mfu = f"{100 * row['train_tflops'] / peak:.1f}% of {peak:.0f}" if peak else "n/a"
         print(
             f"| {implementation} | {row['series_per_s']:.1f} | {row['tokens_per_s']:.0f} | "
-            f"{row['train_samples_per_s']:.2f} | {row['peak_mib']:.0f} |"
+            f"{row['encoder_tflops']:.2f} | {row['train_samples_per_s']:.2f} | {row['train_tflops']:.2f} | "
+            f"{mfu} | {row['peak_mib']:.0f} |"
         )
 
     print(f"\n| caption loss ({implementations[-1]}) | train step samples/s | {memory_label} |")

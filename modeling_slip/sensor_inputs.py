@@ -78,12 +78,13 @@ _VALUE_CHECK_TEXTS = {
     ),
     "values": (
         f"sensor_values holds a non-finite value or one above {MAX_ABS_VALUE:.1e} at an observed step; mark "
-        "missing steps False in sensor_mask, or normalise the series (the processor does both)."
+        "missing steps False in sensor_mask, or normalise the series."
     ),
     "time": "sensor_time must lie in (0, 1] at observed steps ((i + 1) / (L + 1) for step i of L).",
 }
 _VALUE_CHECK_MESSAGES = {name: f"{text} {_HINT}" for name, text in _VALUE_CHECK_TEXTS.items()}
-"""Written out once here: the checks run inside compiled graphs, which cannot format strings."""
+"""Written out once here: the checks run inside compiled graphs, which cannot format strings. CUDA's
+`_assert_async` refuses messages of 255 characters or more, so each stays under that."""
 
 
 def _check_values(

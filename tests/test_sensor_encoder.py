@@ -12,6 +12,7 @@ from modeling_slip.attention_pooler import SlipAttentionPooler
 from modeling_slip.configuration_slip import SlipConfig, SlipSensorConfig, tiny_text_config
 from modeling_slip.rotary import padding_aware_positions
 from modeling_slip.sensor_encoder import SlipSensorEncoder
+from modeling_slip.sensor_inputs import _VALUE_CHECK_MESSAGES
 
 # (channels, length, patch size) of the samples every batch below is built from
 SAMPLES = [(2, 37, 8), (3, 20, 4), (1, 64, 16)]
@@ -237,6 +238,11 @@ def test_contract_errors_surface():
     # A value check: a sync-free assertion (RuntimeError on CPU), see modeling_slip/sensor_inputs.py.
     with pytest.raises(RuntimeError, match="no observed value"):
         encoder(**{**batch, "sensor_mask": empty})
+
+
+def test_value_check_messages_fit_cuda_assertions():
+    # CUDA's _assert_async raises "Message length must be smaller than 255" for longer messages, on every input.
+    assert all(len(message) < 255 for message in _VALUE_CHECK_MESSAGES.values())
 
 
 def test_encoder_and_pooler_on_a_mixed_batch_match_samples_one_by_one():
