@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from transformers.utils import is_flash_attn_2_available  # noqa: E402
 
+from benchmarks.machine import describe_machine, warn_if_busy  # noqa: E402
 from modeling_slip import SlipConfig, SlipForConditionalGeneration  # noqa: E402
 from modeling_slip.flex_mlp import NUM_PATCH_FEATURES, SlipFlexMLP  # noqa: E402
 from modeling_slip.sensor_encoder import SlipSensorEncoder  # noqa: E402
@@ -251,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     if not 0.0 <= args.caption_padding < 1.0:
         parser.error(f"--caption-padding must lie in [0, 1), got {args.caption_padding}")
     torch.manual_seed(0)
+    warn_if_busy()
 
     machine = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
     patches = -(-args.length // args.patch_size)
@@ -258,8 +260,9 @@ def main(argv: list[str] | None = None) -> None:
         f"preset={args.preset} batch={args.batch_size} channels={args.channels} length={args.length} "
         f"patch_size={args.patch_size} ({args.channels * patches} tokens/series) caption={args.caption_length} "
         f"dtype={str(dtype).removeprefix('torch.')} device={machine} threads={torch.get_num_threads()} "
-        f"torch={torch.__version__}\n"
+        f"torch={torch.__version__}"
     )
+    print(describe_machine() + "\n")
     memory_label = "peak allocated MiB" if device.type == "cuda" else "peak RSS MiB (process)"
     peak = peak_tflops(args, device, dtype)
     print(

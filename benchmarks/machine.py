@@ -31,7 +31,7 @@ def warn_if_busy() -> None:
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     if load > BUSY_LOAD_PER_CORE * cores:
         print(
-            f"WARNING: the 1-minute load average is {load:.2f} on {cores} cores: another job shares the CPU and "
-            "the figures below will be too low. Rerun on an idle machine before quoting them.",
+            f"WARNING: the 1-minute load average is {load:.2f} on {cores} cores: another job shares the CPU (or has just "
+            "ended: the average lags by about a minute) and the figures below may be too low. Rerun on an idle machine before quoting them.",
             file=sys.stderr,
         )

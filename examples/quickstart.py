@@ -56,7 +56,13 @@ class QuickstartArguments:
     num_caption_pairs: int = field(
         default=64, metadata={"help": "Held-out corpus pairs to caption and score."}
     )
-    max_new_tokens: int = field(default=64, metadata={"help": "Tokens per generated caption."})
+    max_new_tokens: int = field(
+        default=128,
+        metadata={
+            "help": "Tokens per generated caption: the recipe's max_text_length, so that no caption the model "
+            "learnt to write whole is cut (a cut caption's last claim is read unfinished, and false)."
+        },
+    )
     evaluate_only: bool = field(
         default=False,
         metadata={"help": "Evaluate the model already saved in --output_dir instead of pretraining."},

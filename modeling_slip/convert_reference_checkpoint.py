@@ -88,7 +88,7 @@ _SENSOR_RULES: list[tuple[str, str]] = [
     (r"^text_model\.embed_tokens\.", _TEXT + "embed_tokens."),
     (r"^text_model\.norm\.", _TEXT + "norm."),
 ]
-"""Our key pattern -> the authors' key (REFERENCE_CHECKPOINT.md's table), for keys outside the Gemma layers."""
+"""Our key pattern -> the authors' key (the key layout of their released model.safetensors), for keys outside the Gemma layers."""
 
 _CROSS_ATTENTION_PARTS = {
     "query_layernorm.": "norm.",

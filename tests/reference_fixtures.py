@@ -1,6 +1,6 @@
 """A checkpoint in the SLIP authors' released layout, at a tiny geometry, for converter tests.
 
-The key names and shapes are written out here from REFERENCE_CHECKPOINT.md's table, independently of the
+The key names and shapes are written out here from the key layout of the authors' released files, independently of the
 converter's own mapping, so that a wrong rule there fails the tests: bf16 text side, fp32 sensor side, a
 separately stored `lm_head` equal to the embeddings, and the authors' `config.json`.
 """

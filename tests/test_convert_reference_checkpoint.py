@@ -17,7 +17,7 @@ from reference_fixtures import (
     write_tokenizer_dir,
 )
 
-# Source key -> our key, written from REFERENCE_CHECKPOINT.md's table (one per kind of rule).
+# Source key -> our key, written from the key layout of the authors' released files (one per kind of rule).
 EXPECTED_PAIRS = {
     "sensor_encoder.patch_embed.shared_linear.weight": "sensor_model.embeddings.hidden_layer.weight",
     "sensor_encoder.patch_embed.shared_residual.bias": "sensor_model.embeddings.residual_layer.bias",

@@ -49,7 +49,7 @@ RECIPES: dict[str, PretrainingRecipe] = {
         },
     ),
     "cpu-quickstart": PretrainingRecipe(
-        description="tiny preset, 250 steps on 2 CPU cores (examples/quickstart.py)",
+        description="tiny preset, 700 steps on 2 CPU cores (examples/quickstart.py)",
         arguments={
             "output_dir": "outputs/quickstart",
             "preset": "tiny",
