@@ -31,7 +31,7 @@ from .sources.hapt import (
     UCI_HAR_TRAIN_SUBJECTS,
     describe_recording,
     hapt_arrays,
-    hapt_sessions,
+    hapt_recordings,
     label_runs,
 )
 from .sources.hapt import (
@@ -186,8 +186,8 @@ class UciHarHapt(_ClassificationBuilder):
 
     128-sample windows (2.56 s at 50 Hz) every 64 samples inside runs of one activity, so every window has a
     single label; postural transitions and unlabelled steps give no window. Official subject split. HAPT holds
-    the full sessions, so this gives 7415 train-subject / 2996 test-subject windows where the UCI release
-    (cut from slightly trimmed sessions) has 7352 / 2947.
+    the full recordings, so this gives 7415 train-subject / 2996 test-subject windows where the UCI release
+    (cut from slightly trimmed recordings) has 7352 / 2947.
     """
 
     DATASET_NAME = "uci_har_hapt"
@@ -213,14 +213,14 @@ class UciHarHapt(_ClassificationBuilder):
     def _generate_examples(self, part: Sequence[int]) -> Iterator[tuple[str, dict]]:
         if not set(part) <= ALL_SUBJECTS:
             raise ValueError(f"Unknown HAPT subjects {sorted(set(part) - ALL_SUBJECTS)}.")
-        for session in hapt_sessions(part, self.config.data_dir):
-            for start, stop, label in label_runs(session.labels):
+        for recording in hapt_recordings(part, self.config.data_dir):
+            for start, stop, label in label_runs(recording.labels):
                 if not 1 <= label <= len(self.LABEL_NAMES):
                     continue
                 for begin, end in sliding_windows(stop - start, UCI_HAR_WINDOW, UCI_HAR_STEP):
-                    key = f"hapt/subject{session.subject:02d}/session{session.session}/{start + begin:06d}"
-                    window = session.values[:, start + begin : start + end]
-                    yield key, self._row(key, window, label - 1, subject=str(session.subject))
+                    key = f"hapt/subject{recording.subject:02d}/session{recording.number}/{start + begin:06d}"
+                    window = recording.values[:, start + begin : start + end]
+                    yield key, self._row(key, window, label - 1, subject=str(recording.subject))
 
 
 def _parse_ts(path: Path, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

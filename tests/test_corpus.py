@@ -9,7 +9,7 @@ from hub_datasets.captions import compose_caption
 from hub_datasets.corpus import DEFAULT_SOURCE_WEIGHTS, SlipCorpus, shard_plan, source_counts, source_table
 from hub_datasets.evaluation_sets import BasicMotions, Ecg200, Ecg5000
 from hub_datasets.export import export_dataset
-from hub_datasets.sources import SOURCES, UCI_HAR_TEST_SUBJECTS, UCI_HAR_TRAIN_SUBJECTS, hapt_sessions
+from hub_datasets.sources import SOURCES, UCI_HAR_TEST_SUBJECTS, UCI_HAR_TRAIN_SUBJECTS, hapt_recordings
 from processing_slip.frequency import parse_frequency
 
 NGRAM = 16
@@ -65,7 +65,7 @@ def _ngram_hashes(*arrays: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def evaluation_ngrams():
     """Every NGRAM-run of every evaluation series: all HAPT test-subject data, all splits of the others."""
-    arrays = [session.values for session in hapt_sessions(UCI_HAR_TEST_SUBJECTS)]
+    arrays = [recording.values for recording in hapt_recordings(UCI_HAR_TEST_SUBJECTS)]
     for builder_class in (BasicMotions, Ecg200, Ecg5000):
         arrays += [builder_class()._load(split)[0] for split in ("TRAIN", "TEST")]
     return np.unique(_ngram_hashes(*arrays))
@@ -148,10 +148,10 @@ def test_no_evaluation_series_in_sources_or_corpus(corpus, evaluation_ngrams):
 
 def test_overlap_check_detects_evaluation_data(evaluation_ngrams):
     """The check above can fail: a UCI-HAR test window, or a piece of ECG5000, is found."""
-    session = next(hapt_sessions([2]))
-    assert _contains_any(_ngram_hashes(session.values[:, 1000:1128]), evaluation_ngrams).all()
-    train_session = next(hapt_sessions([1]))
-    assert not _contains_any(_ngram_hashes(train_session.values[:, 1000:1128]), evaluation_ngrams).any()
+    recording = next(hapt_recordings([2]))
+    assert _contains_any(_ngram_hashes(recording.values[:, 1000:1128]), evaluation_ngrams).all()
+    train_recording = next(hapt_recordings([1]))
+    assert not _contains_any(_ngram_hashes(train_recording.values[:, 1000:1128]), evaluation_ngrams).any()
     ecg = Ecg5000()._load("TEST")[0][17]
     assert _contains_any(_ngram_hashes(ecg), evaluation_ngrams).all()
 

@@ -9,7 +9,7 @@ import pytest
 from hub_datasets.sources import SOURCES, UCI_HAR_TEST_SUBJECTS, UCI_HAR_TRAIN_SUBJECTS, SourceFileError
 from hub_datasets.sources.base import MissingSourcePackageError, package_dir
 from hub_datasets.sources.daphnet import read_daphnet
-from hub_datasets.sources.hapt import _convert, hapt_arrays, hapt_sessions, label_runs
+from hub_datasets.sources.hapt import _convert, hapt_arrays, hapt_recordings, label_runs
 from hub_datasets.windowing import decimate, random_window, scale_freq, sliding_windows
 from processing_slip.frequency import parse_frequency
 
@@ -25,7 +25,7 @@ def test_official_subject_split_is_a_partition():
     assert not UCI_HAR_TRAIN_SUBJECTS & UCI_HAR_TEST_SUBJECTS
 
 
-def test_hapt_conversion_holds_all_sessions():
+def test_hapt_conversion_holds_all_recordings():
     arrays = hapt_arrays()
     assert arrays["values"].shape == (6, 1_122_772)
     assert len(arrays["lengths"]) == 61 and arrays["lengths"].sum() == arrays["values"].shape[1]
@@ -36,9 +36,9 @@ def test_hapt_conversion_holds_all_sessions():
 def test_hapt_train_reader_never_touches_test_subjects(recordings):
     subjects = {int(r.key.split("/")[1].removeprefix("subject")) for r in recordings["hapt_train"]}
     assert subjects == UCI_HAR_TRAIN_SUBJECTS
-    assert {s.subject for s in hapt_sessions([2, 3])} == {2, 3}
+    assert {s.subject for s in hapt_recordings([2, 3])} == {2, 3}
     with pytest.raises(ValueError, match="subjects 1-30"):
-        next(hapt_sessions([31]))
+        next(hapt_recordings([31]))
 
 
 def test_hapt_runs_carry_one_label(recordings):

@@ -7,7 +7,7 @@ BasicMotions, ECG200, ECG5000) has no reader here: the corpus cannot reach it.
 from .base import MissingSourcePackageError, Recording, Source, SourceFileError, default_cache_dir
 from .daphnet import read_daphnet
 from .forecasting import read_forecasting
-from .hapt import UCI_HAR_TEST_SUBJECTS, UCI_HAR_TRAIN_SUBJECTS, hapt_arrays, hapt_sessions, read_hapt_train
+from .hapt import UCI_HAR_TEST_SUBJECTS, UCI_HAR_TRAIN_SUBJECTS, hapt_arrays, hapt_recordings, read_hapt_train
 from .physiology import read_physiology
 from .simulated import read_simulated
 
@@ -67,7 +67,7 @@ __all__ = [
     "SourceFileError",
     "default_cache_dir",
     "hapt_arrays",
-    "hapt_sessions",
+    "hapt_recordings",
     "read_daphnet",
     "read_forecasting",
     "read_hapt_train",

