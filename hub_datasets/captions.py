@@ -17,6 +17,15 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from processing_slip.time_text import (
+    ELAPSED_UNITS,
+    decimals_for,
+    duration_text,
+    format_number,
+    format_significant,
+    rate_hz_text,
+)
+
 from . import caption_phrases as phrases
 from .series_analysis import (
     ChannelStats,
@@ -59,34 +68,6 @@ class SeriesDescription:
     description: str = ""
     label: str | None = None
     start: str | None = None
-
-
-def decimals_for(scale: float, significant: int = 3) -> int:
-    """Decimal places that keep ``significant`` figures of ``scale`` (negative: round to tens, hundreds...)."""
-    if not math.isfinite(scale) or scale <= 0:
-        return 0
-    return int(min(max(significant - 1 - math.floor(math.log10(scale)), -15), 12))
-
-
-def format_number(value: float, decimals: int) -> str:
-    """A plain decimal (never an exponent) rounded to ``decimals`` places; no negative zero."""
-    rounded = round(float(value), decimals) + 0.0
-    return f"{rounded:.{max(decimals, 0)}f}"
-
-
-def format_significant(value: float, significant: int = 3, *, trim: bool = False) -> str:
-    """``value`` rounded to ``significant`` figures of its own magnitude; ``trim`` drops trailing zeros."""
-    text = format_number(value, decimals_for(abs(value), significant))
-    return text.rstrip("0").rstrip(".") if trim and "." in text else text
-
-
-ELAPSED_UNITS = (  # (name in "at 2.5 s", singular name in "per second", seconds, upper bound of use in s)
-    ("s", "second", 1.0, 120.0),
-    ("min", "minute", 60.0, 7200.0),
-    ("h", "hour", 3600.0, 72 * 3600.0),
-    ("days", "day", 86400.0, 3 * 365.25 * 86400.0),
-    ("years", "year", 365.25 * 86400.0, math.inf),
-)
 
 
 class TimeAxis:
@@ -159,9 +140,7 @@ class TimeAxis:
         """A time span of ``steps`` steps in the unit that suits its own length, to 3 significant figures."""
         if self.seconds_per_step is None:
             return f"{format_significant(steps, trim=True)} steps"
-        seconds = steps * self.seconds_per_step
-        name, _, unit_seconds, _ = next(u for u in ELAPSED_UNITS if seconds < u[3] / 1.5 or u[3] == math.inf)
-        return f"{format_significant(seconds / unit_seconds, trim=True)} {name}"
+        return duration_text(steps * self.seconds_per_step)
 
     def rate(self, slope_per_step: float) -> float:
         """A per-step slope expressed per unit of this axis (``per_unit``)."""
@@ -599,7 +578,7 @@ def _semantic(info: SeriesDescription, axis: TimeAxis, writer: _Writer, channels
     if axis.seconds_per_step is not None:
         if axis.seconds_per_step < 1:
             sentences.append(
-                writer.say(phrases.RATE_HZ, rate=format_significant(1.0 / axis.seconds_per_step, trim=True))
+                writer.say(phrases.RATE_HZ, rate=rate_hz_text(axis.seconds_per_step))
             )
         else:
             sentences.append(writer.say(phrases.RATE_INTERVAL, interval=axis.duration(1)))

@@ -157,6 +157,11 @@ class SlipConfig(PretrainedConfig):
     `logit_scale_max=1 / 0.07`, `attention_output_bias=False` (no bias on the output projections of the pooler
     and the decoder's cross-attention), `text_embed_scale` (Gemma's sqrt(hidden_size) embedding scale as their
     bf16 runs computed it, 25.25 for width 640; None: sqrt(hidden_size)) and the sensor config's dropouts.
+
+    `series_metadata=True` (an extension of the method, off by default and in the authors' weights): the decoder
+    also cross-attends to each series' metadata ("6 channels", "128 steps", "50 Hz", written by
+    `SlipProcessor(series_metadata=True)`; `modeling_slip.series_metadata`), so captions can state the length
+    and rate the sensor tensors do not carry. The sensor and text embeddings do not see it.
     """
 
     model_type = "slip"
@@ -185,6 +190,7 @@ class SlipConfig(PretrainedConfig):
         text_layout: str = "slip",
         attention_output_bias: bool = True,
         text_embed_scale: float | None = None,
+        series_metadata: bool = False,
         **kwargs: Any,
     ):
         if text_layout not in TEXT_LAYOUTS:
@@ -231,6 +237,7 @@ class SlipConfig(PretrainedConfig):
         self.text_layout = text_layout
         self.attention_output_bias = attention_output_bias
         self.text_embed_scale = text_embed_scale
+        self.series_metadata = series_metadata
         kwargs.setdefault("tie_word_embeddings", text_config.tie_word_embeddings)
         super().__init__(**kwargs)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from typing import Any
 
 import torch
@@ -255,8 +254,12 @@ class SlipPreTrainedModel(PreTrainedModel):
         sensor_mask: torch.Tensor,
         sensor_time: torch.Tensor,
         patch_size: torch.Tensor,
+        metadata_ids: torch.Tensor | None = None,
+        metadata_attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(B, projection_dim) L2-normalised sensor embeddings (zero-shot classification, retrieval)."""
+        """(B, projection_dim) L2-normalised sensor embeddings (zero-shot classification, retrieval). Series
+        metadata (`SlipConfig.series_metadata`) is for the decoder: it is accepted, so that a processor's output
+        passes whole, and not read."""
         _, pooled = self._encode_sensor(sensor_values, sensor_mask, sensor_time, patch_size)
         return self._sensor_embeds(pooled)
 
@@ -274,21 +277,14 @@ class SlipPreTrainedModel(PreTrainedModel):
         sensor_mask: torch.Tensor,
         sensor_time: torch.Tensor,
         patch_size: torch.Tensor,
+        metadata_ids: torch.Tensor | None = None,
+        metadata_attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(B, sensor hidden_size) mean of the encoder's valid tokens: the linear-probing feature."""
+        """(B, sensor hidden_size) mean of the encoder's valid tokens: the linear-probing feature. Series metadata
+        is accepted and not read, as in `get_sensor_features`."""
         sensor_output = self.sensor_model(sensor_values, sensor_mask, sensor_time, patch_size)
         weights = sensor_output.token_mask.to(sensor_output.last_hidden_state.dtype).unsqueeze(-1)
         return (sensor_output.last_hidden_state * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-
-    def get_patch_features(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        """Deprecated name of `get_mean_token_features` (it returns one vector per sample, not per patch)."""
-        warnings.warn(
-            "get_patch_features is deprecated and will be removed in slip 0.3; use get_mean_token_features, which "
-            "returns the same (B, hidden_size) mean of the encoder's valid tokens.",
-            FutureWarning,
-            stacklevel=2,
-        )
-        return self.get_mean_token_features(*args, **kwargs)
 
     def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
         """Save as usual (safetensors); a registered model also maps both SLIP Auto classes in `auto_map`, so a

@@ -21,7 +21,13 @@ from .losses import caption_labels, caption_loss, clip_loss, weighted_loss
 from .modeling_base import SlipPreTrainedModel
 from .modeling_outputs import SlipForConditionalGenerationOutput, SlipOutput
 from .sensor_encoder import SlipSensorEncoderOutput
+from .series_metadata import SlipMetadataEmbeddings
 from .text_tower import CACHE_ARGUMENT, deprecated_cache_name
+
+_PRECOMPUTED_WITH_METADATA = (
+    "A precomputed sensor_context already holds the metadata states; pass metadata_ids with the sensor inputs "
+    "instead, or leave them out."
+)
 
 
 def text_batch_size(text: torch.Tensor, cu_seq_lens_q: torch.Tensor | None) -> int:
@@ -44,6 +50,7 @@ class SlipModel(SlipPreTrainedModel):
             rf"^text_model\.layers\.({decoder_layers})\.",
             r"^text_model\.(cross_attention_layers|norm)\.",
             r"^lm_head\.",
+            r"^metadata_embeddings\.",
         ]
         self.post_init()
         self.freeze_text_tower()
@@ -64,13 +71,17 @@ class SlipModel(SlipPreTrainedModel):
         sensor_token_index: torch.Tensor | None = None,
         cu_seq_lens_q: torch.Tensor | None = None,
         max_length_q: int | None = None,
+        metadata_ids: torch.Tensor | None = None,
+        metadata_attention_mask: torch.Tensor | None = None,
     ) -> SlipOutput:
         """Embed both modalities; with `return_loss`, the symmetric CLIP loss over the (global) batch.
 
         `output_attentions` returns the sensor encoder's attention maps (the text tower's are not collected);
         it and `output_hidden_states` default to the config's. `return_dict=False` (or `config.return_dict`)
         returns a tuple. `sensor_token_index`, `position_ids`, `cu_seq_lens_q` and `max_length_q` make the
-        step padding-free (`modeling_slip.packing`).
+        step padding-free (`modeling_slip.packing`). Series metadata (`SlipConfig.series_metadata`) is for the
+        decoder, which this model does not have: it is accepted, so that a processor's output passes whole, and
+        not read.
         """
         output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
         if input_ids is None:
@@ -128,6 +139,8 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         super().__init__(config)
         self._init_towers(num_text_layers=config.text_config.num_hidden_layers)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
+        if config.series_metadata:
+            self.metadata_embeddings = SlipMetadataEmbeddings(config.text_config.hidden_size)
         self.post_init()
         self.freeze_text_tower()
 
@@ -152,6 +165,38 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
     def _caption_context(self, pooled: torch.Tensor) -> torch.Tensor:
         return pooled if self.config.caption_uses_contrastive_query else pooled[:, 1:]
 
+    def get_metadata_context(self, metadata_ids: torch.LongTensor) -> torch.Tensor:
+        """The tokens (B, fields * width, hidden) of each series' metadata (`modeling_slip.series_metadata`),
+        which a model with `config.series_metadata` reads beside the pooled sensor tokens."""
+        return self.metadata_embeddings(metadata_ids, self.text_model.embed_tokens.weight)
+
+    def _with_metadata(
+        self,
+        sensor_context: torch.Tensor,
+        metadata_ids: torch.LongTensor | None,
+        metadata_attention_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The decoder's context and its key mask: the pooled sensor tokens, followed, for a model with
+        `config.series_metadata`, by the metadata states (mask False on their padding)."""
+        given = metadata_ids is not None
+        if given != self.config.series_metadata:
+            raise ValueError(
+                "This model reads series metadata (config.series_metadata=True): pass metadata_ids and "
+                "metadata_attention_mask from SlipProcessor(series_metadata=True)."
+                if self.config.series_metadata
+                else "This model does not read series metadata (config.series_metadata=False): leave out "
+                "metadata_ids, or use a processor with series_metadata=False."
+            )
+        if not given:
+            return sensor_context, None
+        if metadata_attention_mask is None:
+            metadata_attention_mask = torch.ones_like(metadata_ids)
+        self._check_batch(metadata_ids.shape[0], sensor_context.shape[0])
+        states = self.get_metadata_context(metadata_ids)
+        sensor_valid = torch.ones(sensor_context.shape[:2], dtype=torch.bool, device=sensor_context.device)
+        context = torch.cat([sensor_context, states.to(sensor_context.dtype)], dim=1)
+        return context, torch.cat([sensor_valid, metadata_attention_mask.flatten(1).bool()], dim=1)
+
     def _vocab_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
         logits = self.lm_head(hidden_states)
         softcap = self.config.text_config.final_logit_softcapping
@@ -171,22 +216,26 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         self,
         sensor_inputs: tuple[torch.Tensor | None, ...],
         sensor_context: torch.Tensor | None,
+        metadata: tuple[torch.Tensor | None, torch.Tensor | None],
         text_batch: int,
         output_attentions: bool,
         output_hidden_states: bool,
         sensor_token_index: torch.Tensor | None,
-    ) -> tuple[SlipSensorEncoderOutput | None, torch.Tensor | None, torch.Tensor]:
-        """(encoder output, sensor embeddings, decoder context) from the four sensor tensors, or only the context
-        when it was precomputed (`generate`)."""
+    ) -> tuple[SlipSensorEncoderOutput | None, torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+        """(encoder output, sensor embeddings, decoder context, its key mask) from the four sensor tensors and
+        any metadata, or only the context when it was precomputed (`generate`)."""
         if sensor_context is not None:
+            if metadata[0] is not None:
+                raise ValueError(_PRECOMPUTED_WITH_METADATA)
             self._check_batch(sensor_context.shape[0], text_batch)
-            return None, None, sensor_context
+            return None, None, sensor_context, None
         if sensor_inputs[0] is not None:
             self._check_batch(sensor_inputs[0].shape[0], text_batch)
         sensor_output, pooled = self._encode_sensor(
             *sensor_inputs, output_attentions, output_hidden_states, sensor_token_index
         )
-        return sensor_output, self._sensor_embeds(pooled), self._caption_context(pooled)
+        context, context_mask = self._with_metadata(self._caption_context(pooled), *metadata)
+        return sensor_output, self._sensor_embeds(pooled), context, context_mask
 
     def _caption_term(
         self,
@@ -228,6 +277,9 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         sensor_context: torch.Tensor | None = None,
+        sensor_context_mask: torch.Tensor | None = None,
+        metadata_ids: torch.LongTensor | None = None,
+        metadata_attention_mask: torch.Tensor | None = None,
         use_cache: bool | None = None,
         return_loss: bool = True,
         contrastive: bool | None = None,
@@ -243,8 +295,10 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
     ) -> SlipForConditionalGenerationOutput:
         """Caption logits and, with `return_loss`, the weighted sum of the contrastive and caption losses.
 
-        Sensor inputs are the four processor tensors, or `sensor_context` (pooled tokens from
-        `get_sensor_context`, as `generate` passes them). `contrastive` (default: sensor inputs given, no KV
+        Sensor inputs are the four processor tensors (with `metadata_ids` and `metadata_attention_mask` for a
+        model with `config.series_metadata`), or the decoder's context precomputed, as `generate` passes it:
+        `sensor_context` (pooled tokens from `get_sensor_context`, then any metadata states) and
+        `sensor_context_mask` (B, K), False on metadata padding. `contrastive` (default: sensor inputs given, no KV
         cache in use and `config.contrastive_loss_weight > 0`) controls the text embedding and CLIP term.
         The caption loss is next-token CE on `labels`, or on `input_ids` with padding (attention_mask == 0)
         ignored when no labels are given. `skip_logits` (default: in training mode with `return_loss`) returns no
@@ -265,9 +319,14 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         if skip_logits and not return_loss:
             raise ValueError("skip_logits=True leaves nothing to return without return_loss=True.")
         packed = cu_seq_lens_q is not None
-        sensor_output, sensor_embeds, sensor_context = self._encode_sensor_side(
+        if sensor_context is None and sensor_context_mask is not None:
+            raise ValueError(
+                "sensor_context_mask goes with a precomputed sensor_context; pass both or neither."
+            )
+        sensor_output, sensor_embeds, sensor_context, context_mask = self._encode_sensor_side(
             (sensor_values, sensor_mask, sensor_time, patch_size),
             sensor_context,
+            (metadata_ids, metadata_attention_mask),
             text_batch_size(input_ids if input_ids is not None else inputs_embeds, cu_seq_lens_q),
             output_attentions,
             output_hidden_states,
@@ -291,6 +350,7 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
             cache=cache,
             inputs_embeds=inputs_embeds,
             sensor_context=sensor_context,
+            sensor_context_mask=sensor_context_mask if context_mask is None else context_mask,
             run_decoder=True,
             output_hidden_states=output_hidden_states,
             cu_seq_lens_q=cu_seq_lens_q,
@@ -357,16 +417,25 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         sensor_context: torch.Tensor | None = None,
+        metadata_ids: torch.LongTensor | None = None,
+        metadata_attention_mask: torch.Tensor | None = None,
         **generate_kwargs: Any,
     ) -> Any:
         """Caption (or answer) sensor inputs with `GenerationMixin.generate` and a KV cache.
 
-        The sensor encoder and pooler run once; their pooled tokens are reused at every step. `input_ids`
+        The sensor encoder, the pooler and the metadata's text encoding (`config.series_metadata`) run once;
+        their tokens are reused at every step. `input_ids`
         is an optional prompt (left-padded, with its `attention_mask`); without it decoding starts from BOS.
         Returns the prompt followed by the generated tokens, as `generate` does for decoder-only models.
         """
+        context_mask = generate_kwargs.pop("sensor_context_mask", None)
+        if sensor_context is not None and metadata_ids is not None:
+            raise ValueError(_PRECOMPUTED_WITH_METADATA)
         if sensor_context is None:
             sensor_context = self.get_sensor_context(sensor_values, sensor_mask, sensor_time, patch_size)
+            sensor_context, context_mask = self._with_metadata(
+                sensor_context, metadata_ids, metadata_attention_mask
+            )
         batch = sensor_context.shape[0]
         if input_ids is None:
             bos = self.generation_config.bos_token_id
@@ -384,6 +453,7 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
             input_ids=input_ids,
             attention_mask=attention_mask,
             sensor_context=sensor_context,
+            **({} if context_mask is None else {"sensor_context_mask": context_mask}),
             return_loss=False,
             contrastive=False,
             **generate_kwargs,

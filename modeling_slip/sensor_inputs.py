@@ -15,6 +15,8 @@ import torch
 
 SENSOR_INPUT_KEYS = ("sensor_values", "sensor_mask", "sensor_time", "patch_size")
 TEXT_INPUT_KEYS = ("input_ids", "attention_mask")
+METADATA_INPUT_KEYS = ("metadata_ids", "metadata_attention_mask")
+"""Series metadata as text tokens, for models with `SlipConfig.series_metadata` (`SlipProcessor` writes them)."""
 LABELS_KEY = "labels"
 
 MAX_ABS_VALUE = torch.finfo(torch.float32).max ** 0.5

@@ -91,7 +91,8 @@ def last_token_indices(
 class SlipCrossAttentionLayer(GradientCheckpointingLayer):
     """Pre-LN residual cross-attention block placed after each decoder layer: h + Attn(LN(h), LN(sensor)).
 
-    Every pooled sensor token is valid, so no mask; dropout (`cross_attention_dropout`) acts on the attention
+    Every pooled sensor token is valid; the only masked keys are the padding of series metadata
+    (`SlipConfig.series_metadata`) and, for packed captions, other samples' tokens. Dropout (`cross_attention_dropout`) acts on the attention
     probabilities, as in `nn.MultiheadAttention`. Attention runs on the text tower's backend.
     """
 
@@ -112,8 +113,9 @@ class SlipCrossAttentionLayer(GradientCheckpointingLayer):
     def forward(
         self, hidden_states: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """context_mask: for packed captions (1, N) over all samples' flattened context (1, B*Q), a (1, 1, N, B*Q)
-        bool mask that keeps each caption on its own sample's tokens."""
+        """context_mask: a (B, 1, 1, K) bool key mask over the context, or, for packed captions (1, N) over all
+        samples' flattened context (1, B*K), a (1, 1, N, B*K) bool mask that keeps each caption on its own
+        sample's valid tokens."""
         attended, _ = self.cross_attn(
             self.query_layernorm(hidden_states),
             context_mask,
@@ -227,6 +229,7 @@ class SlipTextTransformer(nn.Module):
         cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         sensor_context: torch.Tensor | None = None,
+        sensor_context_mask: torch.Tensor | None = None,
         run_decoder: bool = True,
         output_hidden_states: bool = False,
         cu_seq_lens_q: torch.Tensor | None = None,
@@ -236,7 +239,8 @@ class SlipTextTransformer(nn.Module):
         """Run the encoder layers and, if `run_decoder`, the decoder layers with cross-attention.
 
         attention_mask: (B, past + T) 2-D padding mask (1 = token). sensor_context: (B, Q, D) pooled sensor
-        tokens the decoder cross-attends to. Packed captions (`packing.pack_captions`): input_ids and
+        tokens the decoder cross-attends to, followed by any series metadata states; sensor_context_mask: (B, Q)
+        bool, False on metadata padding (None: every token valid). Packed captions (`packing.pack_captions`): input_ids and
         position_ids (1, N), `cu_seq_lens_q` and `max_length_q`, no attention_mask; hidden states are then
         (1, N, D).
         """
@@ -283,10 +287,15 @@ class SlipTextTransformer(nn.Module):
             if run_decoder:
                 samples, queries = sensor_context.shape[:2]
                 context_owner = torch.arange(samples, device=sequence_ids.device).repeat_interleave(queries)
-                context_mask = (sequence_ids[:, None] == context_owner[None, :])[None, None]
+                context_mask = sequence_ids[:, None] == context_owner[None, :]
+                if sensor_context_mask is not None:
+                    context_mask = context_mask & sensor_context_mask.reshape(1, -1).bool()
+                context_mask = context_mask[None, None]
                 sensor_context = sensor_context.reshape(1, samples * queries, -1)
         else:
             masks = self._padded_masks(layer_types, inputs_embeds, attention_mask, position_ids, cache)
+            if run_decoder and sensor_context_mask is not None:
+                context_mask = sensor_context_mask.bool()[:, None, None, :]
         rope = {
             layer_type: self.rotary_emb(inputs_embeds, position_ids, layer_type)
             for layer_type in set(layer_types)

@@ -51,6 +51,9 @@ from .patch_policy import (
 
 NORMALIZATIONS = ("mean_abs", "standard", "none")
 STATS_KEYS = ("sensor_loc", "sensor_scale")
+METADATA_KEYS = ("series_channels", "series_length", "seconds_per_step")
+"""What `return_metadata=True` adds: each series' channel count and steps as given (before any cut), and its
+seconds per step, NaN where no rate was stated (no `freq`, time index or `default_freq`)."""
 
 # Beyond this many steps the float32 time L / (L + 1) of a series' last step rounds to 1 (24-bit significand).
 _MAX_TIMED_STEPS = 2**25 - 2
@@ -157,6 +160,7 @@ class SlipFeatureExtractor(FeatureExtractionMixin):
         channel_names: Sequence[str] | Sequence[Sequence[str]] | None = None,
         return_tensors: str | TensorType | None = None,
         return_normalization_stats: bool = False,
+        return_metadata: bool = False,
     ) -> BatchFeature:
         """Patch and normalise `series` (any form in the class docstring).
 
@@ -169,6 +173,8 @@ class SlipFeatureExtractor(FeatureExtractionMixin):
             return_tensors: "pt" or "np" (`None` keeps numpy arrays).
             return_normalization_stats: also return `sensor_loc` / `sensor_scale` (B, C) and `channel_names`,
                 which `restore_values` needs. Leave it off to pass the output straight to the model.
+            return_metadata: also return `METADATA_KEYS`, from which `SlipProcessor` writes the series metadata
+                of models that read it (`SlipConfig.series_metadata`).
         """
         samples = _as_samples(series)
         batch = len(samples)
@@ -188,6 +194,14 @@ class SlipFeatureExtractor(FeatureExtractionMixin):
         features = BatchFeature(data, tensor_type=return_tensors)
         if return_normalization_stats:
             features["channel_names"] = [sample.channel_names for sample in samples]
+        if return_metadata:
+            stated = self._stated_rates(samples, freq)
+            metadata = (
+                np.array([sample.values.shape[0] for sample in samples], dtype=np.int64),
+                np.array([sample.values.shape[1] for sample in samples], dtype=np.int64),
+                np.where(stated, seconds, np.nan),
+            )
+            features.update(BatchFeature(dict(zip(METADATA_KEYS, metadata)), tensor_type=return_tensors))
         return features
 
     def restore_values(self, features: Mapping[str, Any]) -> list[np.ndarray]:
@@ -253,6 +267,15 @@ class SlipFeatureExtractor(FeatureExtractionMixin):
                 parsed[key] = self.seconds_per_step(given)
             seconds.append(parsed[key])
         return seconds
+
+    def _stated_rates(self, samples: list[_Sample], freq: Any) -> list[bool]:
+        """Whether each sample's rate was stated (its `freq`, its time index or `default_freq`) rather than
+        assumed."""
+        freqs = _per_sample("freq", freq, len(samples))
+        return [
+            given is not None or sample.time_index is not None or self.default_freq is not None
+            for given, sample in zip(freqs, samples)
+        ]
 
     def _normalization_stats(self, filled: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel (loc, scale), shape filled.shape[:-1], over the observed entries of the last axis

@@ -16,6 +16,10 @@ With `text_layout="reference"` (the SLIP authors' layout, which their converted 
 (the task's instruction, no chat template): `<bos> prompt`, left padded, and for finetuning
 `<bos> prompt` + " answer" + <eos> with labels on " answer" <eos>, right padded.
 
+With `series_metadata=True` (for models with `SlipConfig.series_metadata`), every call with series also returns
+`metadata_ids` and `metadata_attention_mask` (B, 3, width): what is known of each series besides its values, one
+text per field, such as ("6 channels", "128 steps", "50 Hz") (`series_metadata`), each right padded.
+
 Special tokens are added here, never by the tokenizer, so Gemma-3's tokenizer and `train_caption_tokenizer`'s
 give the same layout.
 """
@@ -30,7 +34,11 @@ from transformers.utils import TensorType
 
 from modeling_slip.configuration_slip import TEXT_LAYOUTS
 from modeling_slip.losses import IGNORE_INDEX
+from modeling_slip.sensor_inputs import METADATA_INPUT_KEYS
+from modeling_slip.series_metadata import MAX_METADATA_FIELD_TOKENS
 
+from .feature_extraction_slip import METADATA_KEYS
+from .series_metadata import metadata_fields
 from .tokenization import END_OF_TURN
 
 Message = dict[str, Any]
@@ -46,15 +54,23 @@ class SlipProcessor(ProcessorMixin):
         chat_template (`str`, *optional*): overrides the tokenizer's chat template for `prompts=`.
         text_layout (`str`, defaults to `"slip"`): "slip" or "reference" (module docstring); it must match the
             model's `config.text_layout`.
+        series_metadata (`bool`, defaults to `False`): also write each series' metadata as text (module
+            docstring); it must match the model's `config.series_metadata`.
     """
 
     def __init__(
-        self, feature_extractor, tokenizer, chat_template: str | None = None, text_layout: str = "slip"
+        self,
+        feature_extractor,
+        tokenizer,
+        chat_template: str | None = None,
+        text_layout: str = "slip",
+        series_metadata: bool = False,
     ):
         if text_layout not in TEXT_LAYOUTS:
             raise ValueError(f"text_layout must be one of {TEXT_LAYOUTS}, got {text_layout!r}.")
         super().__init__(feature_extractor, tokenizer, chat_template=chat_template)
         self.text_layout = text_layout
+        self.series_metadata = bool(series_metadata)
 
     def __call__(
         self,
@@ -96,8 +112,17 @@ class SlipProcessor(ProcessorMixin):
         sensor_batch = None
         if series is not None:
             sensor = self.feature_extractor(
-                series, freq=freq, patch_size=patch_size, return_tensors=return_tensors, **kwargs
+                series,
+                freq=freq,
+                patch_size=patch_size,
+                return_tensors=return_tensors,
+                return_metadata=self.series_metadata,
+                **kwargs,
             )
+            if self.series_metadata:
+                features.update(
+                    self._encode_metadata(*(sensor.pop(key) for key in METADATA_KEYS), return_tensors)
+                )
             features.update(sensor)
             sensor_batch = len(sensor["patch_size"])
         elif kwargs:
@@ -178,6 +203,38 @@ class SlipProcessor(ProcessorMixin):
             sequences = [ids if len(ids) <= max_length else [*ids[:keep], *closing] for ids in sequences]
         return {"input_ids": sequences}
 
+    def _encode_metadata(
+        self, channels: Any, lengths: Any, seconds_per_step: Any, return_tensors: str | TensorType | None
+    ) -> BatchFeature:
+        """`metadata_fields` of each series, tokenised: (B, fields, width), each field right padded to the
+        longest one in the batch."""
+        fields = [
+            metadata_fields(int(c), int(length), float(seconds))
+            for c, length, seconds in zip(
+                _as_numbers(channels), _as_numbers(lengths), _as_numbers(seconds_per_step)
+            )
+        ]
+        tokens = [self._tokenize(list(texts)) for texts in fields]
+        width = max(len(ids) for series in tokens for ids in series)
+        if width > MAX_METADATA_FIELD_TOKENS:
+            text, count = max(
+                (
+                    (text, len(ids))
+                    for texts, series in zip(fields, tokens)
+                    for text, ids in zip(texts, series)
+                ),
+                key=lambda item: item[1],
+            )
+            raise ValueError(
+                f"The tokenizer splits the series metadata {text!r} into {count} tokens; the model reads at most "
+                f"{MAX_METADATA_FIELD_TOKENS} per field. Use a tokenizer trained on captions (train_caption_tokenizer) "
+                "or Gemma's."
+            )
+        pad = self._token_id(self.tokenizer.pad_token, "<pad>")
+        ids = [[[*field, *[pad] * (width - len(field))] for field in series] for series in tokens]
+        mask = [[[1] * len(field) + [0] * (width - len(field)) for field in series] for series in tokens]
+        return BatchFeature(dict(zip(METADATA_INPUT_KEYS, (ids, mask))), tensor_type=return_tensors)
+
     def _render(self, prompts: Any) -> list[list[int]]:
         """Prompt token ids: the chat template with the model turn opened, or, in the reference layout, the
         plain prompt text after <bos>."""
@@ -227,6 +284,11 @@ class SlipProcessor(ProcessorMixin):
 def _pad_to(labels: list[int], length: int, side: str) -> list[int]:
     fill = [IGNORE_INDEX] * (length - len(labels))
     return labels + fill if side == "right" else fill + labels
+
+
+def _as_numbers(values: Any) -> list[float]:
+    """A feature extractor output column (list, numpy array or tensor) as Python numbers."""
+    return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
 def _check_length(sequences: list[list[int]], max_length: int | None) -> None:

@@ -54,6 +54,14 @@ class ModelArguments:
     target_patches: int = field(
         default=64, metadata={"help": "Patches per channel the processor's patch-size policy aims for."}
     )
+    series_metadata: bool = field(
+        default=False,
+        metadata={
+            "help": "Give the decoder each series' channel count, length and sampling rate as text "
+            "(SlipConfig.series_metadata), so captions can state them. It adds no weights, so a saved model can "
+            "be continued with it switched on."
+        },
+    )
     config_overrides: str | None = field(
         default=None,
         metadata={
@@ -202,7 +210,9 @@ def load_corpus_splits(data_args: DataArguments, seed: int) -> datasets.DatasetD
 def build_processor(model_args: ModelArguments, captions: list[str], config: SlipConfig) -> SlipProcessor:
     """The checkpoint's processor, or a feature extractor plus the LM's, a given, or a freshly trained tokenizer."""
     if model_args.model_name_or_path:
-        return AutoProcessor.from_pretrained(model_args.model_name_or_path)
+        processor = AutoProcessor.from_pretrained(model_args.model_name_or_path)
+        processor.series_metadata = config.series_metadata  # `--series_metadata` may switch it on
+        return processor
     tokenizer_path = model_args.tokenizer_name_or_path or model_args.text_model_name_or_path
     if tokenizer_path:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
@@ -211,23 +221,27 @@ def build_processor(model_args: ModelArguments, captions: list[str], config: Sli
     feature_extractor = SlipFeatureExtractor(
         target_patches=model_args.target_patches, max_patch_size=config.sensor_config.max_patch_size
     )
-    return SlipProcessor(feature_extractor, tokenizer)
+    return SlipProcessor(feature_extractor, tokenizer, series_metadata=config.series_metadata)
 
 
 def build_model(model_args: ModelArguments) -> SlipForConditionalGeneration:
     attn = model_args.attn_implementation
     if model_args.model_name_or_path:
+        switched_on = {"series_metadata": True} if model_args.series_metadata else {}
         return SlipForConditionalGeneration.from_pretrained(
             model_args.model_name_or_path,
             attn_implementation=attn,
-            **parse_config_overrides(model_args.config_overrides),
+            **{**switched_on, **parse_config_overrides(model_args.config_overrides)},
         )
-    preset = SlipConfig.from_preset(model_args.preset, **parse_config_overrides(model_args.config_overrides))
+    overrides = {"series_metadata": model_args.series_metadata}
+    overrides.update(parse_config_overrides(model_args.config_overrides))
+    preset = SlipConfig.from_preset(model_args.preset, **overrides)
     if model_args.text_model_name_or_path:
         model = SlipForConditionalGeneration.from_text_pretrained(
             model_args.text_model_name_or_path,
             split_layer=preset.split_layer,
             sensor_config=preset.sensor_config,
+            series_metadata=preset.series_metadata,
         )
         model.set_attn_implementation(attn)
         return model
