@@ -577,9 +577,7 @@ def _semantic(info: SeriesDescription, axis: TimeAxis, writer: _Writer, channels
         sentences.append(writer.say(phrases.CHANNEL_LIST_MANY, channels=channel_text, items=listed))
     if axis.seconds_per_step is not None:
         if axis.seconds_per_step < 1:
-            sentences.append(
-                writer.say(phrases.RATE_HZ, rate=rate_hz_text(axis.seconds_per_step))
-            )
+            sentences.append(writer.say(phrases.RATE_HZ, rate=rate_hz_text(axis.seconds_per_step)))
         else:
             sentences.append(writer.say(phrases.RATE_INTERVAL, interval=axis.duration(1)))
     if axis.date_format is not None:

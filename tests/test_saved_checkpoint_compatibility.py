@@ -112,10 +112,3 @@ def test_new_models_have_the_pooler_norm_and_keep_it_through_save(tmp_path):
     reloaded = SlipForConditionalGeneration.from_pretrained(tmp_path)
     assert reloaded.config.pooler_ffn_layer_norm is True
     assert "pooler.mlp_layer_norm.weight" in load_file(tmp_path / "model.safetensors")
-
-
-def test_deprecated_probe_feature_name_still_answers(frozen):
-    model = SlipModel.from_pretrained(FIXTURE).eval()
-    with pytest.warns(FutureWarning, match="get_mean_token_features"), torch.no_grad():
-        patch = model.get_patch_features(**_inputs(frozen, SENSOR_KEYS))
-    torch.testing.assert_close(patch, frozen["expected_patch_features"], **TOLERANCE)
