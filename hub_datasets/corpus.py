@@ -151,7 +151,8 @@ def freq_string(seconds_per_step: float | None) -> str:
 class SlipCorpus(datasets.GeneratorBasedBuilder):
     """Sensor-caption pretraining pairs (one ``train`` split)."""
 
-    VERSION = datasets.Version("1.1.0")
+    # 1.2.0: HAPT row ids name each recording "recordingN"; the rows are otherwise those of 1.1.0.
+    VERSION = datasets.Version("1.2.0")
     BUILDER_CONFIG_CLASS = SlipCorpusConfig
     BUILDER_CONFIGS = [SlipCorpusConfig(name="default", version=VERSION)]
     DEFAULT_CONFIG_NAME = "default"

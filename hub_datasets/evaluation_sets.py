@@ -184,13 +184,16 @@ class _TrainTestBuilder(_ClassificationBuilder):
 class UciHarHapt(_ClassificationBuilder):
     """UCI-HAR windows cut from the HAPT recordings (the data behind UCI-HAR; installed offline).
 
-    128-sample windows (2.56 s at 50 Hz) every 64 samples inside runs of one activity, so every window has a
+    128-sample windows (2.56 s at 50 Hz) every 64 samples within stretches of one activity, so every window has a
     single label; postural transitions and unlabelled steps give no window. Official subject split. HAPT holds
     the full recordings, so this gives 7415 train-subject / 2996 test-subject windows where the UCI release
     (cut from slightly trimmed recordings) has 7352 / 2947.
     """
 
     DATASET_NAME = "uci_har_hapt"
+    # 1.1.0: row ids name each HAPT recording "recordingN"; the rows are otherwise those of 1.0.0.
+    VERSION = datasets.Version("1.1.0")
+    BUILDER_CONFIGS = [EvaluationConfig(name="default", version=VERSION)]
     LABEL_NAMES = ("walking", "upstairs", "downstairs", "sitting", "standing", "lying")
     ZERO_SHOT_PROMPTS = uci_har_prompts(LABEL_NAMES)
     CHANNEL_NAMES = HAPT_CHANNELS
@@ -218,7 +221,9 @@ class UciHarHapt(_ClassificationBuilder):
                 if not 1 <= label <= len(self.LABEL_NAMES):
                     continue
                 for begin, end in sliding_windows(stop - start, UCI_HAR_WINDOW, UCI_HAR_STEP):
-                    key = f"hapt/subject{recording.subject:02d}/session{recording.number}/{start + begin:06d}"
+                    key = (
+                        f"hapt/subject{recording.subject:02d}/recording{recording.number}/{start + begin:06d}"
+                    )
                     window = recording.values[:, start + begin : start + end]
                     yield key, self._row(key, window, label - 1, subject=str(recording.subject))
 

@@ -92,8 +92,9 @@ class SlipCrossAttentionLayer(GradientCheckpointingLayer):
     """Pre-LN residual cross-attention block placed after each decoder layer: h + Attn(LN(h), LN(sensor)).
 
     Every pooled sensor token is valid; the only masked keys are the padding of series metadata
-    (`SlipConfig.series_metadata`) and, for packed captions, other samples' tokens. Dropout (`cross_attention_dropout`) acts on the attention
-    probabilities, as in `nn.MultiheadAttention`. Attention runs on the text tower's backend.
+    (`SlipConfig.series_metadata`) and, for packed captions, other samples' tokens. Dropout
+    (`cross_attention_dropout`) acts on the attention probabilities, as in `nn.MultiheadAttention`. Attention runs
+    on the text tower's backend.
     """
 
     def __init__(self, config: SlipConfig):
@@ -238,11 +239,11 @@ class SlipTextTransformer(nn.Module):
     ) -> SlipTextTransformerOutput:
         """Run the encoder layers and, if `run_decoder`, the decoder layers with cross-attention.
 
-        attention_mask: (B, past + T) 2-D padding mask (1 = token). sensor_context: (B, Q, D) pooled sensor
-        tokens the decoder cross-attends to, followed by any series metadata states; sensor_context_mask: (B, Q)
-        bool, False on metadata padding (None: every token valid). Packed captions (`packing.pack_captions`): input_ids and
-        position_ids (1, N), `cu_seq_lens_q` and `max_length_q`, no attention_mask; hidden states are then
-        (1, N, D).
+        attention_mask: (B, past + T) 2-D padding mask (1 = token). sensor_context: (B, K, D) the pooled sensor
+        tokens the decoder cross-attends to, followed by any series metadata tokens; sensor_context_mask: (B, K),
+        False on metadata padding (None: every token valid). Packed captions (`packing.pack_captions`):
+        input_ids and position_ids (1, N), `cu_seq_lens_q` and `max_length_q`, no attention_mask; hidden states
+        are then (1, N, D).
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds to the text tower.")

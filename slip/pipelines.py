@@ -36,7 +36,7 @@ from transformers import AutoModel, AutoModelForCausalLM, GenerationConfig, Pipe
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 
-from modeling_slip.sensor_inputs import METADATA_INPUT_KEYS
+from modeling_slip.sensor_inputs import SENSOR_INPUT_KEYS
 from processing_slip import SlipProcessor
 from processing_slip.long_format import long_to_series
 from processing_slip.prompt_ensembles import class_prompts, ensemble_embeddings, flatten_prompts
@@ -264,12 +264,9 @@ class SlipSeriesPipeline(Pipeline):
         }
         return {"items": [replace(item, **defaults)]}
 
-    def _model_inputs(
-        self, items: Sequence[SeriesItem], with_metadata: bool = False, **text: Any
-    ) -> dict[str, torch.Tensor]:
+    def _model_inputs(self, items: Sequence[SeriesItem], **text: Any) -> dict[str, torch.Tensor]:
         """Processor output for a batch of series (and `text` for the tokenizer), on the model's device,
-        floats in the model's dtype; the series metadata only `with_metadata` (the decoder reads it, the sensor
-        embedding does not)."""
+        floats in the model's dtype."""
         features = self.processor(
             series=[item.series for item in items],
             freq=[item.freq for item in items],
@@ -280,7 +277,6 @@ class SlipSeriesPipeline(Pipeline):
         return {
             key: value.to(self.device, dtype=self.dtype if value.is_floating_point() else value.dtype)
             for key, value in features.items()
-            if with_metadata or key not in METADATA_INPUT_KEYS
         }
 
     def get_iterator(
@@ -433,7 +429,7 @@ class TimeSeriesFeatureExtractionPipeline(SlipSeriesPipeline):
         inputs = self._model_inputs(model_inputs["items"])
         if not return_tokens:
             return {"features": getattr(self.model, POOLINGS[pooling])(**inputs)}
-        output = self.model.sensor_model(**inputs)
+        output = self.model.sensor_model(*(inputs[key] for key in SENSOR_INPUT_KEYS))  # not series metadata
         batch, channels, patches = inputs["sensor_values"].shape[:3]
         real_steps = inputs["sensor_time"] > 0
         return {
@@ -506,9 +502,7 @@ class TimeSeriesToTextPipeline(SlipSeriesPipeline):
     ) -> dict[str, torch.Tensor]:
         items = model_inputs["items"]
         prompts = _per_series_values(items, "prompt")
-        inputs = self._model_inputs(
-            items, with_metadata=True, **({} if prompts is None else {"prompts": prompts})
-        )
+        inputs = self._model_inputs(items, **({} if prompts is None else {"prompts": prompts}))
         settings = self._prepare_generate_kwargs(dict(generate_kwargs or {}), return_dict_in_generate=False)
         sequences = self.model.generate(**inputs, **settings)
         # `generate` returns the prompt (or the <bos> it starts from) before the new tokens.

@@ -220,6 +220,8 @@ def test_pipelines_pass_metadata_to_the_decoder_only(processor, model, tmp_path)
     series = _series()
     assert len(captioner(series, freq="50Hz")) == 3
     assert len(extractor(series, freq="50Hz")) == 3
+    assert len(extractor(series, freq="50Hz", pooling="mean")) == 3
+    assert len(extractor(series, freq="50Hz", return_tokens=True)) == 3
 
 
 def test_pretraining_switches_metadata_on_for_model_and_processor(tmp_path):

@@ -209,7 +209,7 @@ def read_hapt_train(data_dir: str | None = None) -> Iterator[Recording]:
     for recording in hapt_recordings(UCI_HAR_TRAIN_SUBJECTS, data_dir):
         for run, (start, stop, label) in enumerate(label_runs(recording.labels)):
             yield Recording(
-                key=f"hapt/subject{recording.subject:02d}/session{recording.number}/run{run:03d}",
+                key=f"hapt/subject{recording.subject:02d}/recording{recording.number}/run{run:03d}",
                 values=recording.values[:, start:stop],
                 info=describe_recording(label),
                 freq=f"{SAMPLE_RATE_HZ}Hz",

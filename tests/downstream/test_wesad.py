@@ -141,7 +141,7 @@ def test_label_runs_in_whole_seconds():
 def test_windows_per_label_run(raw, prepare, device, rate, channels):
     ds = prepare(Wesad, raw, config_name=device, window_seconds=2, step_seconds=1)
     assert ds["train"].features == classification_features(LABELS)
-    # 2 s windows every 1 s inside runs: S2 3+2+1, S3 1+3+2, S4 2+1, S5 1+1, S6 3 (a run of L s gives L-1)
+    # 2 s windows every 1 s within runs: S2 3+2+1, S3 1+3+2, S4 2+1, S5 1+1, S6 3 (a run of L s gives L-1)
     assert sum(split.num_rows for split in ds.values()) == 20
     assert ds["test"].num_rows > 0 and set(ds["train"].unique("subject")).isdisjoint(
         ds["test"].unique("subject")
