@@ -161,7 +161,9 @@ class SlipConfig(PretrainedConfig):
     `series_metadata=True` (an extension of the method, off by default and in the authors' weights): the decoder
     also cross-attends to each series' metadata ("6 channels", "128 steps", "50 Hz", written by
     `SlipProcessor(series_metadata=True)`; `modeling_slip.series_metadata`), so captions can state the length
-    and rate the sensor tensors do not carry. The sensor and text embeddings do not see it.
+    and rate the sensor tensors do not carry. The sensor and text embeddings do not see it. `copy_metadata=True`
+    (with `series_metadata`) also lets the decoder copy metadata tokens into its captions
+    (`modeling_slip.metadata_copy`).
     """
 
     model_type = "slip"
@@ -191,6 +193,7 @@ class SlipConfig(PretrainedConfig):
         attention_output_bias: bool = True,
         text_embed_scale: float | None = None,
         series_metadata: bool = False,
+        copy_metadata: bool = False,
         **kwargs: Any,
     ):
         if text_layout not in TEXT_LAYOUTS:
@@ -207,6 +210,11 @@ class SlipConfig(PretrainedConfig):
             raise ValueError(
                 f"split_layer must lie in (0, {text_config.num_hidden_layers}) so that both the text encoder "
                 f"and the multimodal decoder have layers, got {split_layer}"
+            )
+        if copy_metadata and not series_metadata:
+            raise ValueError(
+                "copy_metadata=True copies from the series metadata, which the model reads only with "
+                "series_metadata=True; pass both."
             )
         if not 0 <= num_frozen_text_layers <= split_layer:
             raise ValueError(f"num_frozen_text_layers must lie in [0, split_layer={split_layer}]")
@@ -238,6 +246,7 @@ class SlipConfig(PretrainedConfig):
         self.attention_output_bias = attention_output_bias
         self.text_embed_scale = text_embed_scale
         self.series_metadata = series_metadata
+        self.copy_metadata = copy_metadata
         kwargs.setdefault("tie_word_embeddings", text_config.tie_word_embeddings)
         super().__init__(**kwargs)
 

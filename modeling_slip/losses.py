@@ -84,6 +84,28 @@ def clip_loss(
     ) / 2
 
 
+def caption_targets(
+    labels: torch.Tensor, select_targets: bool = True
+) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
+    """The rows a caption loss scores and their next-token targets: a function that takes those rows from any
+    (B, T, ...) tensor laid out like the labels, and the (rows,) targets.
+
+    With `select_targets`, only the positions with a target (label not IGNORE_INDEX) are taken, which skips the
+    (B, T, vocab) logits of padding and prompt tokens (most of a step's memory with a large vocabulary); finding
+    them reads the labels on the host. Packed captions, whose positions are nearly all targets, pass
+    `select_targets=False`: every position is taken, non-targets keep IGNORE_INDEX, and the host is not asked.
+    """
+    targets = labels[:, 1:]
+    if not select_targets:
+        return lambda tensor: tensor[:, :-1].flatten(0, 1), targets.flatten()
+    keep = targets != IGNORE_INDEX
+    if not bool(keep.any()):
+        raise ValueError(
+            f"The caption loss has no target token: every label after the first is {IGNORE_INDEX}."
+        )
+    return lambda tensor: tensor[:, :-1][keep.to(tensor.device)], targets[keep]
+
+
 def caption_loss(
     states: torch.Tensor,
     labels: torch.Tensor,
@@ -92,23 +114,10 @@ def caption_loss(
 ) -> torch.Tensor:
     """Next-token cross-entropy, mean over the tokens whose label is not IGNORE_INDEX (prompt, padding).
 
-    `states` are (B, T, vocab) logits, or (B, T, width) hidden states when `head` maps hidden states to logits.
-    With `select_targets`, the vocabulary projection runs only at the target positions, which skips the
-    (B, T, vocab) logits of padding and prompt tokens (most of a step's memory with a large vocabulary); finding
-    them reads the labels on the host. Packed captions, whose positions are nearly all targets, pass
-    `select_targets=False`: every position is scored, non-targets through the ignore index, with no host
-    synchronisation.
+    `states` are (B, T, vocab) logits, or (B, T, width) hidden states when `head` maps hidden states to logits,
+    which then runs on the scored rows only (`caption_targets`, which also explains `select_targets`).
     """
-    targets = labels[:, 1:].to(states.device)
-    if not select_targets:
-        rows = states[:, :-1].flatten(0, 1)
-        logits = rows if head is None else head(rows)
-        return F.cross_entropy(logits.float(), targets.flatten(), ignore_index=IGNORE_INDEX)
-    keep = targets != IGNORE_INDEX
-    if not bool(keep.any()):
-        raise ValueError(
-            f"The caption loss has no target token: every label after the first is {IGNORE_INDEX}."
-        )
-    rows = states[:, :-1][keep]
+    select, targets = caption_targets(labels, select_targets)
+    rows = select(states)
     logits = rows if head is None else head(rows)
-    return F.cross_entropy(logits.float(), targets[keep])
+    return F.cross_entropy(logits.float(), targets.to(states.device), ignore_index=IGNORE_INDEX)

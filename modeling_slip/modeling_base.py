@@ -32,6 +32,7 @@ from transformers.models.gemma3.modeling_gemma3 import (
 from .attention_pooler import SlipAttentionPooler
 from .configuration_slip import SlipConfig
 from .flex_mlp import SlipFlexMLP
+from .metadata_copy import FOLLOW_WEIGHT_INIT, SlipMetadataCopyHead
 from .sensor_encoder import SlipSensorEncoder, SlipSensorEncoderOutput
 from .text_tower import (
     SLIP_TEXT_PREFIX,
@@ -131,6 +132,8 @@ class SlipPreTrainedModel(PreTrainedModel):
             init.normal_(module.queries, mean=0.0, std=std)
         elif isinstance(module, SlipFlexMLP):
             init.copy_(module.input_map_table, module.build_input_map_table())
+        elif isinstance(module, SlipMetadataCopyHead):
+            init.constant_(module.follow_weight, FOLLOW_WEIGHT_INIT)
         elif isinstance(module, SlipPreTrainedModel):
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
             # Runs after the children's init (and modules without own parameters are never visited), so the

@@ -17,16 +17,25 @@ from transformers.cache_utils import Cache, DynamicCache
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_slip import SlipConfig
-from .losses import caption_labels, caption_loss, clip_loss, weighted_loss
+from .losses import caption_labels, caption_loss, caption_targets, clip_loss, weighted_loss
+from .metadata_copy import (
+    MetadataCopyScores,
+    MetadataCopySource,
+    SlipMetadataCopyHead,
+    copy_cross_entropy,
+    logits_with_copies,
+)
 from .modeling_base import SlipPreTrainedModel
 from .modeling_outputs import SlipForConditionalGenerationOutput, SlipOutput
+from .packing import packed_sequence_ids
 from .sensor_encoder import SlipSensorEncoderOutput
 from .series_metadata import SlipMetadataEmbeddings
 from .text_tower import CACHE_ARGUMENT, deprecated_cache_name
 
 _PRECOMPUTED_WITH_METADATA = (
-    "A precomputed sensor_context already holds the metadata states; pass metadata_ids with the sensor inputs "
-    "instead, or leave them out."
+    "A precomputed sensor_context given with metadata_ids must be the pooled sensor tokens alone "
+    "(get_sensor_context: {expected} tokens, got {got}), without a sensor_context_mask; the metadata states are "
+    "added from metadata_ids."
 )
 
 
@@ -50,7 +59,7 @@ class SlipModel(SlipPreTrainedModel):
             rf"^text_model\.layers\.({decoder_layers})\.",
             r"^text_model\.(cross_attention_layers|norm)\.",
             r"^lm_head\.",
-            r"^metadata_embeddings\.",
+            r"^metadata_(embeddings|copy)\.",
         ]
         self.post_init()
         self.freeze_text_tower()
@@ -141,6 +150,8 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         if config.series_metadata:
             self.metadata_embeddings = SlipMetadataEmbeddings(config.text_config.hidden_size)
+        if config.copy_metadata:
+            self.metadata_copy = SlipMetadataCopyHead(config.text_config.hidden_size)
         self.post_init()
         self.freeze_text_tower()
 
@@ -175,9 +186,10 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         sensor_context: torch.Tensor,
         metadata_ids: torch.LongTensor | None,
         metadata_attention_mask: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor | None, MetadataCopySource | None]:
         """The decoder's context and its key mask: the pooled sensor tokens, followed, for a model with
-        `config.series_metadata`, by the metadata states (mask False on their padding)."""
+        `config.series_metadata`, by the metadata states (mask False on their padding); and, for a model with
+        `config.copy_metadata`, what its copy head can copy."""
         given = metadata_ids is not None
         if given != self.config.series_metadata:
             raise ValueError(
@@ -188,14 +200,44 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
                 "metadata_ids, or use a processor with series_metadata=False."
             )
         if not given:
-            return sensor_context, None
+            return sensor_context, None, None
         if metadata_attention_mask is None:
             metadata_attention_mask = torch.ones_like(metadata_ids)
         self._check_batch(metadata_ids.shape[0], sensor_context.shape[0])
         states = self.get_metadata_context(metadata_ids)
         sensor_valid = torch.ones(sensor_context.shape[:2], dtype=torch.bool, device=sensor_context.device)
         context = torch.cat([sensor_context, states.to(sensor_context.dtype)], dim=1)
-        return context, torch.cat([sensor_valid, metadata_attention_mask.flatten(1).bool()], dim=1)
+        context_mask = torch.cat([sensor_valid, metadata_attention_mask.flatten(1).bool()], dim=1)
+        copy_source = None
+        if self.config.copy_metadata:
+            copy_source = MetadataCopySource.from_metadata(metadata_ids, metadata_attention_mask)
+        return context, context_mask, copy_source
+
+    def _copy_scores(
+        self,
+        hidden_states: torch.Tensor,
+        input_ids: torch.LongTensor | None,
+        copy_source: MetadataCopySource | None,
+        cu_seq_lens_q: torch.Tensor | None,
+    ) -> MetadataCopyScores | None:
+        """The copy head's scores at every text position, for a model with `config.copy_metadata`."""
+        if not self.config.copy_metadata:
+            return None
+        if copy_source is None or input_ids is None:
+            raise ValueError(
+                "This model copies from the series metadata (config.copy_metadata=True): pass input_ids (not "
+                "inputs_embeds) with metadata_ids and metadata_attention_mask from SlipProcessor(series_metadata="
+                "True), and the sensor inputs or the pooled sensor tokens of get_sensor_context."
+            )
+        position_sample = None
+        if cu_seq_lens_q is not None:
+            position_sample = packed_sequence_ids(cu_seq_lens_q, hidden_states.shape[1])
+        return self.metadata_copy(hidden_states, input_ids, copy_source, position_sample)
+
+    def _output_logits(self, hidden_states: torch.Tensor, copies: MetadataCopyScores | None) -> torch.Tensor:
+        """Logits of the next token: the LM head's, joined with the copy head's scores when there are any."""
+        logits = self._vocab_logits(hidden_states)
+        return logits if copies is None else logits_with_copies(logits, copies)
 
     def _vocab_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
         logits = self.lm_head(hidden_states)
@@ -204,43 +246,67 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
             logits = torch.tanh(logits / softcap) * softcap
         return logits
 
-    def _kept_logits(self, hidden_states: torch.Tensor, logits_to_keep: int | torch.Tensor) -> torch.Tensor:
-        """Vocabulary logits of the last `logits_to_keep` positions (all when 0), or of the given indices."""
+    def _kept_logits(
+        self,
+        hidden_states: torch.Tensor,
+        logits_to_keep: int | torch.Tensor,
+        copies: MetadataCopyScores | None,
+    ) -> torch.Tensor:
+        """Next-token logits of the last `logits_to_keep` positions (all when 0), or of the given indices."""
         if isinstance(logits_to_keep, int):
-            kept = hidden_states[:, -logits_to_keep:] if logits_to_keep else hidden_states
+            keep = (lambda tensor: tensor[:, -logits_to_keep:]) if logits_to_keep else (lambda tensor: tensor)
         else:
-            kept = hidden_states[:, logits_to_keep]
-        return self._vocab_logits(kept)
+            keep = lambda tensor: tensor[:, logits_to_keep]  # noqa: E731
+        return self._output_logits(keep(hidden_states), None if copies is None else copies.map(keep))
 
     def _encode_sensor_side(
         self,
         sensor_inputs: tuple[torch.Tensor | None, ...],
         sensor_context: torch.Tensor | None,
+        sensor_context_mask: torch.Tensor | None,
         metadata: tuple[torch.Tensor | None, torch.Tensor | None],
         text_batch: int,
         output_attentions: bool,
         output_hidden_states: bool,
         sensor_token_index: torch.Tensor | None,
-    ) -> tuple[SlipSensorEncoderOutput | None, torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
-        """(encoder output, sensor embeddings, decoder context, its key mask) from the four sensor tensors and
-        any metadata, or only the context when it was precomputed (`generate`)."""
+    ) -> tuple[
+        SlipSensorEncoderOutput | None,
+        torch.Tensor | None,
+        torch.Tensor,
+        torch.Tensor | None,
+        MetadataCopySource | None,
+    ]:
+        """(encoder output, sensor embeddings, decoder context, its key mask, what can be copied) from the four
+        sensor tensors and any metadata, or from the precomputed pooled tokens (`generate`), with any metadata.
+        A precomputed context without metadata is used as it is, metadata states included."""
         if sensor_context is not None:
-            if metadata[0] is not None:
-                raise ValueError(_PRECOMPUTED_WITH_METADATA)
             self._check_batch(sensor_context.shape[0], text_batch)
-            return None, None, sensor_context, None
+            pooled_tokens = self.config.num_caption_queries + int(self.config.caption_uses_contrastive_query)
+            whole_context = sensor_context_mask is not None or sensor_context.shape[1] != pooled_tokens
+            if metadata[0] is None and whole_context:
+                return None, None, sensor_context, sensor_context_mask, None
+            if whole_context:
+                raise ValueError(
+                    _PRECOMPUTED_WITH_METADATA.format(expected=pooled_tokens, got=sensor_context.shape[1])
+                )
+            return None, None, *self._with_metadata(sensor_context, *metadata)
+        if sensor_context_mask is not None:
+            raise ValueError(
+                "sensor_context_mask goes with a precomputed sensor_context; pass both or neither."
+            )
         if sensor_inputs[0] is not None:
             self._check_batch(sensor_inputs[0].shape[0], text_batch)
         sensor_output, pooled = self._encode_sensor(
             *sensor_inputs, output_attentions, output_hidden_states, sensor_token_index
         )
-        context, context_mask = self._with_metadata(self._caption_context(pooled), *metadata)
-        return sensor_output, self._sensor_embeds(pooled), context, context_mask
+        context, context_mask, copy_source = self._with_metadata(self._caption_context(pooled), *metadata)
+        return sensor_output, self._sensor_embeds(pooled), context, context_mask, copy_source
 
     def _caption_term(
         self,
         hidden_states: torch.Tensor,
         logits: torch.Tensor | None,
+        copies: MetadataCopyScores | None,
         labels: torch.Tensor | None,
         input_ids: torch.Tensor | None,
         attention_mask: torch.Tensor | None,
@@ -259,8 +325,12 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
                 f"labels must have shape {tuple(scored.shape[:2])} (one per caption token), got "
                 f"{tuple(labels.shape)}; computing a loss also needs logits_to_keep=0."
             )
-        head = self._vocab_logits if logits is None else None
-        return caption_loss(scored, labels, head=head, select_targets=not packed)
+        if logits is not None or copies is None:
+            head = self._vocab_logits if logits is None else None
+            return caption_loss(scored, labels, head=head, select_targets=not packed)
+        select, targets = caption_targets(labels, select_targets=not packed)
+        vocab_logits = self._vocab_logits(select(hidden_states))
+        return copy_cross_entropy(vocab_logits, copies.map(select), targets.to(vocab_logits.device))
 
     @can_return_tuple
     @deprecated_cache_name
@@ -296,10 +366,13 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         """Caption logits and, with `return_loss`, the weighted sum of the contrastive and caption losses.
 
         Sensor inputs are the four processor tensors (with `metadata_ids` and `metadata_attention_mask` for a
-        model with `config.series_metadata`), or the decoder's context precomputed, as `generate` passes it:
-        `sensor_context` (pooled tokens from `get_sensor_context`, then any metadata states) and
-        `sensor_context_mask` (B, K), False on metadata padding. `contrastive` (default: sensor inputs given, no KV
-        cache in use and `config.contrastive_loss_weight > 0`) controls the text embedding and CLIP term.
+        model with `config.series_metadata`), or the decoder's context precomputed: `sensor_context`, the pooled
+        tokens of `get_sensor_context` with the metadata tensors, as `generate` passes them, or the whole context
+        (the output's `sensor_context`, metadata states included) with its key mask `sensor_context_mask` (B, K),
+        False on metadata padding. A model with `config.copy_metadata` needs `input_ids` and the metadata tensors,
+        and its logits are those of the joint softmax over the vocabulary and the metadata tokens.
+        `contrastive` (default: sensor inputs given, no KV cache in use and `config.contrastive_loss_weight > 0`)
+        controls the text embedding and CLIP term.
         The caption loss is next-token CE on `labels`, or on `input_ids` with padding (attention_mask == 0)
         ignored when no labels are given. `skip_logits` (default: in training mode with `return_loss`) returns no
         `logits` and projects to the vocabulary only the positions the caption loss scores: a training step
@@ -319,13 +392,10 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         if skip_logits and not return_loss:
             raise ValueError("skip_logits=True leaves nothing to return without return_loss=True.")
         packed = cu_seq_lens_q is not None
-        if sensor_context is None and sensor_context_mask is not None:
-            raise ValueError(
-                "sensor_context_mask goes with a precomputed sensor_context; pass both or neither."
-            )
-        sensor_output, sensor_embeds, sensor_context, context_mask = self._encode_sensor_side(
+        sensor_output, sensor_embeds, sensor_context, context_mask, copy_source = self._encode_sensor_side(
             (sensor_values, sensor_mask, sensor_time, patch_size),
             sensor_context,
+            sensor_context_mask,
             (metadata_ids, metadata_attention_mask),
             text_batch_size(input_ids if input_ids is not None else inputs_embeds, cu_seq_lens_q),
             output_attentions,
@@ -350,7 +420,7 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
             cache=cache,
             inputs_embeds=inputs_embeds,
             sensor_context=sensor_context,
-            sensor_context_mask=sensor_context_mask if context_mask is None else context_mask,
+            sensor_context_mask=context_mask,
             run_decoder=True,
             output_hidden_states=output_hidden_states,
             cu_seq_lens_q=cu_seq_lens_q,
@@ -358,7 +428,8 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
             **kwargs,
         )
         hidden_states = text_output.last_hidden_state
-        logits = None if skip_logits else self._kept_logits(hidden_states, logits_to_keep)
+        copies = self._copy_scores(hidden_states, input_ids, copy_source, cu_seq_lens_q)
+        logits = None if skip_logits else self._kept_logits(hidden_states, logits_to_keep, copies)
 
         text_embeds = logits_per_sensor = logits_per_text = scale = None
         if contrastive:
@@ -368,7 +439,7 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         loss = contrastive_term = caption_term = None
         if return_loss:
             caption_term = self._caption_term(
-                hidden_states, logits, labels, input_ids, attention_mask, packed
+                hidden_states, logits, copies, labels, input_ids, attention_mask, packed
             )
             if contrastive:
                 contrastive_term = clip_loss(sensor_embeds, text_embeds, scale)
@@ -423,19 +494,15 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
     ) -> Any:
         """Caption (or answer) sensor inputs with `GenerationMixin.generate` and a KV cache.
 
-        The sensor encoder, the pooler and the metadata's text encoding (`config.series_metadata`) run once;
-        their tokens are reused at every step. `input_ids`
+        The sensor encoder and the pooler run once; their tokens are reused at every step, with the series
+        metadata (`config.series_metadata`), whose states every step rebuilds from the ids. `input_ids`
         is an optional prompt (left-padded, with its `attention_mask`); without it decoding starts from BOS.
         Returns the prompt followed by the generated tokens, as `generate` does for decoder-only models.
         """
-        context_mask = generate_kwargs.pop("sensor_context_mask", None)
-        if sensor_context is not None and metadata_ids is not None:
-            raise ValueError(_PRECOMPUTED_WITH_METADATA)
         if sensor_context is None:
             sensor_context = self.get_sensor_context(sensor_values, sensor_mask, sensor_time, patch_size)
-            sensor_context, context_mask = self._with_metadata(
-                sensor_context, metadata_ids, metadata_attention_mask
-            )
+        if metadata_ids is not None:
+            generate_kwargs.update(metadata_ids=metadata_ids, metadata_attention_mask=metadata_attention_mask)
         batch = sensor_context.shape[0]
         if input_ids is None:
             bos = self.generation_config.bos_token_id
@@ -453,7 +520,6 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
             input_ids=input_ids,
             attention_mask=attention_mask,
             sensor_context=sensor_context,
-            **({} if context_mask is None else {"sensor_context_mask": context_mask}),
             return_loss=False,
             contrastive=False,
             **generate_kwargs,

@@ -21,11 +21,19 @@ def test_config_overrides_keep_json_types():
         "zero_init_cross_attention": True,
     }
     assert parse_config_overrides(None) == {}
+    assert parse_config_overrides("caption_uses_contrastive_query=True,text_embed_scale=None") == {
+        "caption_uses_contrastive_query": True,
+        "text_embed_scale": None,
+    }
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("contrastive_loss_weight", "field=value"), ("no_such_field=1", "unknown SlipConfig fields")],
+    [
+        ("contrastive_loss_weight", "field=value"),
+        ("no_such_field=1", "unknown SlipConfig fields"),
+        ("copy_metadata=yes", "copy_metadata takes true or false, got 'yes'"),
+    ],
 )
 def test_config_overrides_reject_bad_items(text, message):
     with pytest.raises(ValueError, match=message):

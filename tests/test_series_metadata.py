@@ -1,6 +1,7 @@
 """Series metadata for the decoder (`SlipConfig.series_metadata`): the processor writes each series' channel
-count, length and stated rate in the captions' own words; the decoder reads it, the embeddings do not; padding,
-packing and generation keep it per sample; old models and processors are unchanged; mismatches raise."""
+count, length and stated rate in the captions' own words; the decoder reads it (and with `copy_metadata` can copy
+it), the embeddings do not; padding, packing and generation keep it per sample; old models and processors are
+unchanged; mismatches raise."""
 
 import dataclasses
 import warnings
@@ -52,10 +53,13 @@ def processor() -> SlipProcessor:
     return _metadata_processor()
 
 
-@pytest.fixture(scope="module")
-def model(processor):
+@pytest.fixture(scope="module", params=[False, True], ids=["reads", "copies"])
+def model(processor, request):
+    """A model that reads the metadata, and one that can also copy from it (`SlipConfig.copy_metadata`)."""
     return tiny_model(
-        text_config=tiny_text_config(vocab_size=len(processor.tokenizer)), series_metadata=True
+        text_config=tiny_text_config(vocab_size=len(processor.tokenizer)),
+        series_metadata=True,
+        copy_metadata=request.param,
     ).eval()
 
 
@@ -208,8 +212,14 @@ def test_mismatched_inputs_raise(processor, model):
     context = model.get_sensor_context(
         *(batch[key] for key in ("sensor_values", "sensor_mask", "sensor_time", "patch_size"))
     )
-    with pytest.raises(ValueError, match="precomputed sensor_context"):
-        model.generate(sensor_context=context, metadata_ids=batch["metadata_ids"], max_new_tokens=2)
+    metadata = {key: batch[key] for key in METADATA_INPUT_KEYS}
+    expected = model.generate(**batch, max_new_tokens=3, do_sample=False)
+    assert torch.equal(
+        model.generate(sensor_context=context, **metadata, max_new_tokens=3, do_sample=False), expected
+    )
+    whole_context = model(**batch, input_ids=expected).sensor_context
+    with pytest.raises(ValueError, match="must be the pooled sensor tokens alone"):
+        model.generate(sensor_context=whole_context, **metadata, max_new_tokens=2)
 
 
 def test_pipelines_pass_metadata_to_the_decoder_only(processor, model, tmp_path):

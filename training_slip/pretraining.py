@@ -58,8 +58,15 @@ class ModelArguments:
         default=False,
         metadata={
             "help": "Give the decoder each series' channel count, length and sampling rate as text "
-            "(SlipConfig.series_metadata), so captions can state them. It adds no weights, so a saved model can "
-            "be continued with it switched on."
+            "(SlipConfig.series_metadata), so captions can state them. A saved model can be continued with it "
+            "switched on: its new weights start from their initialisation."
+        },
+    )
+    copy_metadata: bool = field(
+        default=False,
+        metadata={
+            "help": "Let the decoder copy tokens of the series metadata into its captions "
+            "(SlipConfig.copy_metadata; implies --series_metadata)."
         },
     )
     config_overrides: str | None = field(
@@ -157,20 +164,29 @@ def parse_source_weights(text: str) -> dict[str, float]:
     return weights
 
 
+_PYTHON_LITERALS = {"True": True, "False": False, "None": None}
+"""Python spellings of JSON's true, false and null, which a command line is as likely to use."""
+
+
 def parse_config_overrides(text: str | None) -> dict[str, Any]:
     """Parse "field=value,..." into typed keyword arguments for `SlipConfig.from_preset` (values parsed as
-    JSON when they can be, so numbers and booleans keep their types). Unlike
+    JSON, or as Python's True / False / None, when they can be, so numbers and booleans keep their types). Unlike
     `PretrainedConfig.update_from_string`, this checks names against the constructor and passes values through
-    it, so fields that default to None can be set and fields derived in `__init__` follow."""
+    it, so fields that default to None can be set and fields derived in `__init__` follow. A field that
+    defaults to a boolean takes only a boolean: any non-empty string would silently read as True."""
     overrides: dict[str, Any] = {}
     for name, value in _assignments(text, "--config_overrides", "field=value"):
         try:
             overrides[name] = json.loads(value)
         except json.JSONDecodeError:
-            overrides[name] = value
-    unknown = sorted(set(overrides) - set(inspect.signature(SlipConfig.__init__).parameters))
+            overrides[name] = _PYTHON_LITERALS.get(value, value)
+    parameters = inspect.signature(SlipConfig.__init__).parameters
+    unknown = sorted(set(overrides) - set(parameters))
     if unknown:
         raise ValueError(f"--config_overrides names unknown SlipConfig fields {unknown}.")
+    for name, value in overrides.items():
+        if isinstance(parameters[name].default, bool) and not isinstance(value, bool):
+            raise ValueError(f"--config_overrides: {name} takes true or false, got {value!r}.")
     return overrides
 
 
@@ -224,16 +240,28 @@ def build_processor(model_args: ModelArguments, captions: list[str], config: Sli
     return SlipProcessor(feature_extractor, tokenizer, series_metadata=config.series_metadata)
 
 
+def _metadata_switches(model_args: ModelArguments) -> dict[str, bool]:
+    """The config's metadata fields the arguments ask for: copying reads the metadata, so it switches both on."""
+    return {
+        "series_metadata": model_args.series_metadata or model_args.copy_metadata,
+        "copy_metadata": model_args.copy_metadata,
+    }
+
+
 def build_model(model_args: ModelArguments) -> SlipForConditionalGeneration:
     attn = model_args.attn_implementation
     if model_args.model_name_or_path:
-        switched_on = {"series_metadata": True} if model_args.series_metadata else {}
+        switched_on = {
+            name: True
+            for name in ("series_metadata", "copy_metadata")
+            if _metadata_switches(model_args)[name]
+        }
         return SlipForConditionalGeneration.from_pretrained(
             model_args.model_name_or_path,
             attn_implementation=attn,
             **{**switched_on, **parse_config_overrides(model_args.config_overrides)},
         )
-    overrides = {"series_metadata": model_args.series_metadata}
+    overrides = _metadata_switches(model_args)
     overrides.update(parse_config_overrides(model_args.config_overrides))
     preset = SlipConfig.from_preset(model_args.preset, **overrides)
     if model_args.text_model_name_or_path:
@@ -242,6 +270,7 @@ def build_model(model_args: ModelArguments) -> SlipForConditionalGeneration:
             split_layer=preset.split_layer,
             sensor_config=preset.sensor_config,
             series_metadata=preset.series_metadata,
+            copy_metadata=preset.copy_metadata,
         )
         model.set_attn_implementation(attn)
         return model

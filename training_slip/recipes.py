@@ -11,7 +11,8 @@ with warmup, gradient clipping 1.0) on the tiny preset.
 - `cpu-quickstart`: what `examples/quickstart.py` runs within 20 minutes on 2 CPU cores: the tiny preset for
   700 steps of 48 pairs from a 24,000-pair corpus of semantic captions, with activity windows over-represented
   because UCI-HAR is what it is evaluated on, and each series' channel count, length and rate given to the
-  decoder (`series_metadata`). `docs/experiments.md` records how these values were chosen.
+  decoder, which can copy them into its captions (`series_metadata`, `copy_metadata`). `docs/experiments.md`
+  records how these values were chosen.
 
     python examples/pretrain.py --recipe paper --text_model_name_or_path gemma-3-270m --output_dir runs/slip-base
 """
@@ -54,8 +55,10 @@ RECIPES: dict[str, PretrainingRecipe] = {
         arguments={
             "output_dir": "outputs/quickstart",
             "preset": "tiny",
-            # The decoder reads each series' channel count, length and rate, which its captions state.
+            # The decoder reads each series' channel count, length and rate, which its captions state, and can
+            # copy their tokens.
             "series_metadata": True,
+            "copy_metadata": True,
             "corpus_size": 24_000,
             "level_mix": "semantic",
             # More activity windows than the corpus default: the share decides how much of the encoder's budget
