@@ -25,6 +25,11 @@ saved config without the field gets this value, so those checkpoints keep loadin
 REFERENCE_CONFIG_FIELDS = ("llm_model_name", "sensor_encoder", "num_img_queries", "common_dim")
 """Fields of the SLIP authors' own `config.json`, which shares our model type "slip" but none of our fields."""
 
+COPY_WITHOUT_METADATA = (
+    "copy_metadata=True copies from the series metadata, which the model reads only with series_metadata=True; "
+    "pass both."
+)
+
 CONVERTER_COMMAND = "python -m modeling_slip.convert_reference_checkpoint SOURCE OUTPUT_DIR"
 
 
@@ -212,10 +217,7 @@ class SlipConfig(PretrainedConfig):
                 f"and the multimodal decoder have layers, got {split_layer}"
             )
         if copy_metadata and not series_metadata:
-            raise ValueError(
-                "copy_metadata=True copies from the series metadata, which the model reads only with "
-                "series_metadata=True; pass both."
-            )
+            raise ValueError(COPY_WITHOUT_METADATA)
         if not 0 <= num_frozen_text_layers <= split_layer:
             raise ValueError(f"num_frozen_text_layers must lie in [0, split_layer={split_layer}]")
         width = text_config.hidden_size

@@ -52,7 +52,10 @@ class MetadataCopySource:
         places = torch.arange(width, device=metadata_ids.device)
         slots = torch.arange(fields, device=metadata_ids.device)[:, None] * MAX_METADATA_FIELD_TOKENS + places
         return cls(
-            metadata_ids.flatten(1), metadata_attention_mask.bool().flatten(1), previous.flatten(1), slots.flatten()
+            metadata_ids.flatten(1),
+            metadata_attention_mask.bool().flatten(1),
+            previous.flatten(1),
+            slots.flatten(),
         )
 
 
@@ -66,6 +69,7 @@ class MetadataCopyScores:
     valid: torch.Tensor
 
     def map(self, select: Callable[[torch.Tensor], torch.Tensor]) -> MetadataCopyScores:
+        """The same selection of positions applied to scores, ids and validity alike."""
         return MetadataCopyScores(select(self.scores), select(self.ids), select(self.valid))
 
 
@@ -87,10 +91,13 @@ class SlipMetadataCopyHead(nn.Module):
         """`hidden_states` (B, T, hidden) and `input_ids` (B, T) of padded captions, one per series; or of packed
         captions (1, N, ...), with `position_sample` (N,) naming each position's series."""
         scores = self.slot_scores(hidden_states)[..., source.slots]
-        if position_sample is None:
-            per_position = lambda tensor: tensor[:, None].expand(-1, hidden_states.shape[1], -1)  # noqa: E731
-        else:
-            per_position = lambda tensor: tensor[position_sample][None]  # noqa: E731
+
+        def per_position(tensor: torch.Tensor) -> torch.Tensor:
+            """(B, M) per series -> (B, T, M), or (1, N, M) for packed captions, per text position."""
+            if position_sample is None:
+                return tensor[:, None].expand(-1, hidden_states.shape[1], -1)
+            return tensor[position_sample][None]
+
         follows = input_ids[..., None] == per_position(source.previous_ids)
         scores = scores + self.follow_weight * follows
         return MetadataCopyScores(scores, per_position(source.ids), per_position(source.valid))
@@ -123,7 +130,8 @@ def copy_cross_entropy(
     """Mean next-token cross-entropy of (rows, vocab) logits and their (rows, M) copy scores under the joint
     softmax, without `logits_with_copies`' (rows, vocab) scatter: the normaliser is the log-sum-exp of both sets,
     the target's score that of its logit and the scores of the metadata tokens with its id. Rows whose target is
-    `ignore_index` are left out."""
+    `ignore_index` are left out by masking rather than indexing, so that packed captions need no host
+    synchronisation."""
     scores = _masked_scores(copies)
     vocab_logits = vocab_logits.float()
     scored = targets != ignore_index
@@ -133,4 +141,5 @@ def copy_cross_entropy(
     target_score = torch.logaddexp(
         vocab_logits.gather(-1, safe_targets[:, None]).squeeze(-1), target_copies.logsumexp(dim=-1)
     )
-    return (normaliser - target_score)[scored].mean()
+    losses = torch.where(scored, normaliser - target_score, torch.zeros_like(normaliser))
+    return losses.sum() / scored.sum()

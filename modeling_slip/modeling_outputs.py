@@ -45,7 +45,8 @@ class SlipForConditionalGenerationOutput(_TowerOutputsAsTuples):
 
     loss = contrastive_loss_weight * contrastive_loss + caption_loss_weight * caption_loss (the terms that were
     computed). logits: (B, T, vocab) caption logits (None when the forward skipped them, as in training).
-    sensor_context: the pooled sensor tokens the decoder attended to (reused by `generate`).
+    sensor_context: the tokens the decoder attended to: the pooled sensor tokens, then any metadata states
+        (`SlipConfig.series_metadata`; their key mask is `metadata_attention_mask` flattened).
     """
 
     loss: torch.Tensor | None = None

@@ -16,7 +16,7 @@ from transformers import GenerationMixin
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.utils.generic import can_return_tuple
 
-from .configuration_slip import SlipConfig
+from .configuration_slip import COPY_WITHOUT_METADATA, SlipConfig
 from .losses import caption_labels, caption_loss, caption_targets, clip_loss, weighted_loss
 from .metadata_copy import (
     MetadataCopyScores,
@@ -151,6 +151,10 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         if config.series_metadata:
             self.metadata_embeddings = SlipMetadataEmbeddings(config.text_config.hidden_size)
         if config.copy_metadata:
+            if (
+                not config.series_metadata
+            ):  # `from_pretrained(..., copy_metadata=True)` sets it past the config's check
+                raise ValueError(COPY_WITHOUT_METADATA)
             self.metadata_copy = SlipMetadataCopyHead(config.text_config.hidden_size)
         self.post_init()
         self.freeze_text_tower()
@@ -253,10 +257,12 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         copies: MetadataCopyScores | None,
     ) -> torch.Tensor:
         """Next-token logits of the last `logits_to_keep` positions (all when 0), or of the given indices."""
-        if isinstance(logits_to_keep, int):
-            keep = (lambda tensor: tensor[:, -logits_to_keep:]) if logits_to_keep else (lambda tensor: tensor)
-        else:
-            keep = lambda tensor: tensor[:, logits_to_keep]  # noqa: E731
+
+        def keep(tensor: torch.Tensor) -> torch.Tensor:
+            if isinstance(logits_to_keep, int):
+                return tensor[:, -logits_to_keep:] if logits_to_keep else tensor
+            return tensor[:, logits_to_keep]
+
         return self._output_logits(keep(hidden_states), None if copies is None else copies.map(keep))
 
     def _encode_sensor_side(
@@ -368,8 +374,10 @@ class SlipForConditionalGeneration(SlipPreTrainedModel, GenerationMixin):
         Sensor inputs are the four processor tensors (with `metadata_ids` and `metadata_attention_mask` for a
         model with `config.series_metadata`), or the decoder's context precomputed: `sensor_context`, the pooled
         tokens of `get_sensor_context` with the metadata tensors, as `generate` passes them, or the whole context
-        (the output's `sensor_context`, metadata states included) with its key mask `sensor_context_mask` (B, K),
-        False on metadata padding. A model with `config.copy_metadata` needs `input_ids` and the metadata tensors,
+        (the output's `sensor_context`, metadata states included) with its key mask `sensor_context_mask` (B, K):
+        True for the pooled tokens, then `metadata_attention_mask` flattened. Which of the two was given is told by
+        the width: the pooled tokens alone are `num_caption_queries` (+1 with `caption_uses_contrastive_query`).
+        A model with `config.copy_metadata` needs `input_ids` and the metadata tensors,
         and its logits are those of the joint softmax over the vocabulary and the metadata tokens.
         `contrastive` (default: sensor inputs given, no KV cache in use and `config.contrastive_loss_weight > 0`)
         controls the text embedding and CLIP term.

@@ -20,6 +20,7 @@ from processing_slip import (
     train_caption_tokenizer,
 )
 from training_fixtures import caption_rows, export_corpus, tiny_model, tiny_pretraining_arguments
+from training_slip.collators import SlipPretrainingCollator
 from training_slip.pretraining import run_pretraining
 
 ROWS = caption_rows(24)
@@ -95,6 +96,28 @@ def test_the_training_loss_equals_the_loss_of_the_returned_logits(processor, mod
     assert torch.isfinite(logits).all()
 
 
+def test_packed_training_loss_equals_the_padded_one(processor, model):
+    rows = [dict(row, freq=freq) for row, freq in zip(ROWS[:4], ["50Hz", "10min", "", "25Hz"])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DefaultFrequencyWarning)
+        padded = SlipPretrainingCollator(processor, pack_sensor=False)(rows)
+        packed = SlipPretrainingCollator(processor, pack_captions=True)(rows)
+    with torch.no_grad():
+        expected = model(**padded, skip_logits=True).caption_loss
+        got = model(**packed, skip_logits=True).caption_loss
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_generation_with_and_without_a_cache_agree(processor, model):
+    inputs = {
+        key: value for key, value in _batch(processor).items() if key not in ("input_ids", "attention_mask")
+    }
+    with torch.no_grad():
+        cached = model.generate(**inputs, max_new_tokens=6, do_sample=False)
+        uncached = model.generate(**inputs, max_new_tokens=6, do_sample=False, use_cache=False)
+    assert torch.equal(cached, uncached)
+
+
 def test_a_checkpoint_without_copying_continues_with_it(processor, tmp_path):
     reader = tiny_model(
         text_config=tiny_text_config(vocab_size=len(processor.tokenizer)), series_metadata=True
@@ -117,9 +140,13 @@ def test_a_checkpoint_without_copying_continues_with_it(processor, tmp_path):
         torch.testing.assert_close(reloaded(**batch).logits, copier.eval()(**batch).logits)
 
 
-def test_copying_without_metadata_or_from_embeddings_raises(processor, model):
+def test_copying_without_metadata_or_from_embeddings_raises(processor, model, tmp_path):
     with pytest.raises(ValueError, match="copy_metadata=True copies from the series metadata"):
         SlipConfig.from_preset("tiny", copy_metadata=True)
+    plain = tiny_model(text_config=tiny_text_config(vocab_size=len(processor.tokenizer)))
+    plain.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="copy_metadata=True copies from the series metadata"):
+        SlipForConditionalGeneration.from_pretrained(tmp_path, copy_metadata=True)
     batch = _batch(processor, text=["a b", "a b"])
     embeds = model.get_input_embeddings()(batch.pop("input_ids"))
     with pytest.raises(ValueError, match="pass input_ids"):

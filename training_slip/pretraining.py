@@ -251,11 +251,7 @@ def _metadata_switches(model_args: ModelArguments) -> dict[str, bool]:
 def build_model(model_args: ModelArguments) -> SlipForConditionalGeneration:
     attn = model_args.attn_implementation
     if model_args.model_name_or_path:
-        switched_on = {
-            name: True
-            for name in ("series_metadata", "copy_metadata")
-            if _metadata_switches(model_args)[name]
-        }
+        switched_on = {name: True for name, on in _metadata_switches(model_args).items() if on}
         return SlipForConditionalGeneration.from_pretrained(
             model_args.model_name_or_path,
             attn_implementation=attn,
