@@ -1,9 +1,8 @@
 """Copying from the series metadata (`SlipConfig.copy_metadata`): the joint softmax is a distribution that adds each
 metadata token's share to its id; the follow bonus continues a field; the loss, padding, packing and generation
 paths agree (with `test_series_metadata.py`, whose model fixture runs with copying too); older checkpoints load
-with copying switched on; pretraining switches it on; mismatches raise."""
+with copying switched on; mismatches raise (the pretraining switch: `test_series_metadata.py`)."""
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -19,9 +18,8 @@ from processing_slip import (
     SlipProcessor,
     train_caption_tokenizer,
 )
-from training_fixtures import caption_rows, export_corpus, tiny_model, tiny_pretraining_arguments
+from training_fixtures import caption_rows, tiny_model
 from training_slip.collators import SlipPretrainingCollator
-from training_slip.pretraining import run_pretraining
 
 ROWS = caption_rows(24)
 METADATA_WORDS = "1 channel, 2 channels, 90 steps, 400 steps, 50 Hz, one value every 10 min"
@@ -151,16 +149,3 @@ def test_copying_without_metadata_or_from_embeddings_raises(processor, model, tm
     embeds = model.get_input_embeddings()(batch.pop("input_ids"))
     with pytest.raises(ValueError, match="pass input_ids"):
         model(**batch, inputs_embeds=embeds, return_loss=False)
-
-
-def test_pretraining_switches_copying_and_metadata_on(tmp_path):
-    corpus = export_corpus(ROWS, tmp_path / "corpus")
-    model_args, data_args, training_args = tiny_pretraining_arguments(
-        corpus, str(tmp_path / "run"), max_steps=2
-    )
-    trainer, processor = run_pretraining(
-        dataclasses.replace(model_args, copy_metadata=True), data_args, training_args
-    )
-    config = trainer.model.config
-    assert config.copy_metadata and config.series_metadata and processor.series_metadata
-    assert SlipConfig.from_pretrained(tmp_path / "run").copy_metadata

@@ -14,7 +14,7 @@ from transformers import AutoProcessor, pipeline
 
 import slip  # noqa: F401  (registers the Auto classes and pipelines)
 from hub_datasets.captions import SeriesDescription, semantic_caption
-from modeling_slip import SlipModel
+from modeling_slip import SlipConfig, SlipModel
 from modeling_slip.configuration_slip import tiny_text_config
 from modeling_slip.sensor_inputs import METADATA_INPUT_KEYS
 from modeling_slip.series_metadata import MAX_METADATA_FIELD_TOKENS, METADATA_FIELDS
@@ -234,15 +234,19 @@ def test_pipelines_pass_metadata_to_the_decoder_only(processor, model, tmp_path)
     assert len(extractor(series, freq="50Hz", return_tokens=True)) == 3
 
 
-def test_pretraining_switches_metadata_on_for_model_and_processor(tmp_path):
+@pytest.mark.parametrize("switch", ["series_metadata", "copy_metadata"])
+def test_pretraining_switches_metadata_on_for_model_and_processor(tmp_path, switch):
+    """`--series_metadata`, and `--copy_metadata`, which reads the metadata too and so switches both on."""
     corpus = export_corpus(ROWS, tmp_path / "corpus")
     model_args, data_args, training_args = tiny_pretraining_arguments(
         corpus, str(tmp_path / "run"), max_steps=2
     )
     trainer, processor = run_pretraining(
-        dataclasses.replace(model_args, series_metadata=True), data_args, training_args
+        dataclasses.replace(model_args, **{switch: True}), data_args, training_args
     )
-    assert trainer.model.config.series_metadata and processor.series_metadata
+    config = trainer.model.config
+    assert getattr(config, switch) and config.series_metadata and processor.series_metadata
+    assert getattr(SlipConfig.from_pretrained(tmp_path / "run"), switch)
     assert AutoProcessor.from_pretrained(tmp_path / "run").series_metadata
 
 
